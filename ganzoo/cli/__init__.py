@@ -1,0 +1,65 @@
+"""The ``ganzoo`` command: parse arguments, call the library, print with rich.
+
+Each subcommand lives in its own module exposing ``register(subparsers, common)``; adding one
+means adding a module and listing it in ``SUBCOMMANDS``. Errors meant for people
+(``GanzooError``) print one line and exit 2; tracebacks only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+
+from ganzoo import __version__
+from ganzoo.errors import GanzooError, TrainingInterrupted
+
+SUBCOMMANDS = ("ganzoo.cli.train", "ganzoo.cli.sample", "ganzoo.cli.listing")
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ganzoo", description="Train, sample, evaluate and benchmark GANs.")
+    parser.add_argument("--version", action="version", version=f"ganzoo {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in SUBCOMMANDS:
+        importlib.import_module(module_name).register(subparsers, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console()
+    errors = Console(stderr=True, soft_wrap=True)
+    try:
+        return int(args.handler(args, console) or 0)
+    except TrainingInterrupted as exc:
+        errors.print(f"[yellow]interrupted:[/] {escape(str(exc))}")
+        return EXIT_INTERRUPTED
+    except GanzooError as exc:
+        if args.debug:
+            traceback.print_exc()
+        errors.print(f"[red]error:[/] {escape(str(exc))}")
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        errors.print("[yellow]interrupted[/]")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        errors.print(f"[red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc).splitlines()[0] if str(exc) else '')}; "
+                     "rerun with --debug for the traceback and report it")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

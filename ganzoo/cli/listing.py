@@ -1,0 +1,36 @@
+"""``ganzoo list``: every registered component, who provides it, and any broken plugin."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ganzoo.registry import get_registry
+
+TITLES = {"variant": "Variants", "loss": "Losses", "strategy": "Strategies", "dataset": "Datasets"}
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser("list", parents=[common], help="list variants, losses, strategies, datasets")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    registry = get_registry()
+    for kind, title in TITLES.items():
+        table = Table(title=title, title_justify="left")
+        table.add_column("name", style="bold")
+        table.add_column("plugin")
+        table.add_column("version")
+        table.add_column("description")
+        for name in registry.names(kind):
+            entry = registry.components[kind][name]
+            table.add_row(name, entry.plugin.distribution, entry.plugin.version, escape(entry.spec.description))
+        console.print(table)
+    for problem in registry.problems:
+        console.print(f"[red]broken plugin[/] {escape(str(problem))}", soft_wrap=True)
+    return 0

@@ -1,0 +1,49 @@
+"""``ganzoo sample WEIGHTS``: images from a generator file, as one grid or one PNG each."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from torchvision.utils import save_image
+
+from ganzoo.errors import ConfigError
+from ganzoo.reporting import save_sample_grid
+from ganzoo.weights import load_generator
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser("sample", parents=[common], help="generate images from a weights file")
+    parser.add_argument("weights", type=Path, help="generator .safetensors file written by a run")
+    parser.add_argument("--num", type=int, default=64, help="number of images (default 64)")
+    parser.add_argument("--out", type=Path, default=Path("samples.png"),
+                        help="grid PNG path, or a directory with --format png")
+    parser.add_argument("--seed", type=int, default=0, help="latent seed; same seed, same images")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    parser.add_argument("--format", choices=["grid", "png"], default="grid",
+                        help="one grid image (default) or one PNG per sample in --out")
+    parser.add_argument("--nrow", type=int, default=8, help="images per grid row")
+    parser.add_argument("--label", type=int, help="class to generate (conditional generators)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    if args.num <= 0 or args.num > 100_000:
+        raise ConfigError(f"--num must be between 1 and 100000 (got {args.num})")
+    if args.nrow <= 0:
+        raise ConfigError(f"--nrow must be positive (got {args.nrow})")
+    generator = load_generator(args.weights, device=args.device)
+    images = generator.sample(args.num, seed=args.seed, labels=args.label)
+    if args.format == "grid":
+        if args.out.suffix.lower() != ".png":
+            raise ConfigError(f"--out {str(args.out)!r} must end in .png for a grid (or use --format png DIR)")
+        save_sample_grid(images, args.out, nrow=args.nrow)
+        console.print(f"wrote a grid of {args.num} samples to {args.out}", soft_wrap=True)
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    for index, image in enumerate(images):
+        save_image(image.cpu(), args.out / f"sample-{index:05d}.png", normalize=True, value_range=(-1, 1))
+    console.print(f"wrote {args.num} PNG files to {args.out}/", soft_wrap=True)
+    return 0

@@ -1,0 +1,92 @@
+"""``ganzoo train VARIANT``: build the config from defaults, file and flags, then train."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from ganzoo.components import build_config
+from ganzoo.config import load_config_file, merge_layers, parse_set_items
+from ganzoo.engine import train
+from ganzoo.registry import get_registry
+from ganzoo.reporting import ProgressDisplay, format_stats
+from ganzoo.rundir import RunDirectory
+
+# flag -> dotted config key; values left as None are not set
+FLAG_KEYS = {
+    "dataset": "data.name", "data_root": "data.root", "download": "data.download",
+    "image_size": "data.image_size", "limit": "data.limit",
+    "loss": "loss.name", "strategy": "strategy.name", "lr": "optimizer.lr",
+    "epochs": "run.epochs", "max_steps": "run.max_steps", "batch_size": "run.batch_size",
+    "device": "run.device", "precision": "run.precision", "seed": "run.seed", "out": "run.out_dir",
+    "channels_last": "run.channels_last", "compile": "run.compile",
+}
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser("train", parents=[common], help="train a variant",
+                                   description="Train a GAN variant. Settings come from the variant's "
+                                               "defaults, then --config, then flags and --set items.")
+    parser.add_argument("variant", nargs="?", help="variant name (see `ganzoo list`)")
+    parser.add_argument("--config", type=Path, help="TOML, YAML or JSON config file")
+    parser.add_argument("--dataset", help="dataset name (default: mnist-embedded)")
+    parser.add_argument("--data-root", type=Path, help="dataset directory (MNIST root or image folder)")
+    parser.add_argument("--download", action="store_true", default=None, help="download MNIST if missing")
+    parser.add_argument("--image-size", type=int, help="resize images to this square size")
+    parser.add_argument("--limit", type=int, help="use only the first N images")
+    parser.add_argument("--loss", help="loss name, e.g. non-saturating, minimax")
+    parser.add_argument("--strategy", help="training strategy name, e.g. alternating")
+    parser.add_argument("--lr", type=float, help="learning rate")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--max-steps", type=int, help="stop after this many training steps")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--out", type=Path, help="run directory (default: runs/VARIANT)")
+    parser.add_argument("--channels-last", action="store_true", default=None, help="channels_last memory format")
+    parser.add_argument("--compile", choices=["off", "default", "reduce-overhead", "max-autotune"],
+                        help="torch.compile mode for G and D")
+    parser.add_argument("--set", dest="set_items", action="append", default=[], metavar="KEY=VALUE",
+                        help="set any config value, e.g. --set loss.options.real_label=0.9 (repeatable)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress display; print only the result")
+    parser.set_defaults(handler=run)
+
+
+def flag_layer(args: argparse.Namespace) -> dict[str, Any]:
+    items = [f"{key}={value}" for flag, key in FLAG_KEYS.items()
+             if (value := getattr(args, flag)) is not None]
+    layer = parse_set_items(items)
+    if args.variant:
+        layer["variant"] = args.variant
+    return merge_layers(layer, parse_set_items(args.set_items))
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    registry = get_registry()
+    file_layer = load_config_file(args.config) if args.config else {}
+    flags = flag_layer(args)
+    layers = [file_layer, flags]
+    if args.resume and args.out:
+        layers.insert(0, RunDirectory(args.out).read_config())
+    variant = flags.get("variant") or file_layer.get("variant") or (layers[0].get("variant") if args.resume else None)
+    if variant:
+        layers.insert(0, {"run": {"out_dir": f"runs/{variant}"}})
+    resolved = build_config(layers, registry)
+    display = ProgressDisplay(console=console, quiet=args.quiet)
+    result = train(resolved.config, registry=registry, display=display, resume=args.resume, overwrite=args.overwrite)
+    progress = result.progress
+    minutes, seconds = divmod(progress.elapsed_seconds, 60)
+    console.print(f"trained [bold]{resolved.config.variant}[/] for {progress.global_step} steps "
+                  f"({progress.images_seen:,} images, {progress.epoch} epochs) in {int(minutes)}m{seconds:04.1f}s "
+                  f"on {result.device}/{result.precision}: {format_stats(result.last_stats)}", soft_wrap=True)
+    console.print(f"generator: {result.generator_path}", soft_wrap=True)
+    if not args.quiet:
+        console.print(f"samples: {result.out_dir / 'samples'}   loss curve: {result.out_dir / 'loss_curve.png'}   "
+                      f"resume with: ganzoo train --out {result.out_dir} --resume", soft_wrap=True)
+    return 0

@@ -1,0 +1,241 @@
+"""Pydantic models for everything a user types, and how they are layered.
+
+A run's config is built from layers, later ones winning: the variant's recommended defaults,
+a config file (TOML, YAML or JSON), then command-line flags and ``--set key=value`` items.
+Component options (``model``, ``loss.options``, ``strategy.options``) are validated by the
+config model the component's plugin declared, so a typo in a plugin option is caught before
+anything is built. The resolved config is saved with every run.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ganzoo.errors import ConfigError
+
+
+class StrictModel(BaseModel):
+    """Rejects unknown keys, so a misspelt setting is an error rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ComponentConfig(StrictModel):
+    """A registered component chosen by name, with its plugin-defined options."""
+
+    name: str = Field(min_length=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class DataConfig(StrictModel):
+    """Which images to train on and how to prepare them (once, in memory)."""
+
+    name: str = Field("mnist-embedded", min_length=1, description="registered dataset name")
+    root: Path | None = Field(None, description="data directory (MNIST root or image folder)")
+    split: Literal["train", "test"] = "train"
+    download: bool = Field(False, description="download MNIST into root if it is missing")
+    image_size: int = Field(32, ge=8, le=1024, description="images are resized to this square size")
+    channels: Literal[1, 3] | None = Field(None, description="convert to grey (1) or RGB (3); default: keep")
+    limit: int | None = Field(None, gt=0, description="use only the first N images")
+
+
+class OptimizerConfig(StrictModel):
+    """One optimiser family for both players; ``d_lr`` allows a two time-scale update rule."""
+
+    name: Literal["adam", "adamw", "rmsprop", "sgd"] = "adam"
+    lr: float = Field(2e-4, gt=0, le=10)
+    d_lr: float | None = Field(None, gt=0, le=10, description="discriminator lr (default: lr)")
+    betas: tuple[float, float] = (0.5, 0.999)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    implementation: Literal["auto", "foreach", "fused", "for-loop"] = "auto"
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, betas: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError("each beta must lie in [0, 1)")
+        return betas
+
+
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+class RunConfig(StrictModel):
+    """How long to train, where, and what to write."""
+
+    out_dir: Path = Path("runs/default")
+    seed: int = Field(0, ge=0, lt=2**63)
+    epochs: int = Field(5, gt=0, le=100_000)
+    max_steps: int | None = Field(None, gt=0, description="stop after this many steps (a budget)")
+    batch_size: int = Field(64, gt=0, le=65_536)
+    device: str = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    sample_every_epochs: int = Field(1, ge=0, description="0 disables sample grids")
+    checkpoint_every_epochs: int = Field(5, ge=0, description="0 checkpoints only at the end")
+    log_every_steps: int = Field(50, gt=0)
+    num_fixed_samples: int = Field(64, gt=0, le=1024)
+    channels_last: bool = False
+    compile: Literal["off", "default", "reduce-overhead", "max-autotune"] = "off"
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, device: str) -> str:
+        if not DEVICE_PATTERN.match(device):
+            raise ValueError("must be auto, cpu, mps, cuda or cuda:N")
+        return device
+
+
+class TrainConfig(StrictModel):
+    """The whole, validated description of a training run."""
+
+    variant: str = Field(min_length=1)
+    model: dict[str, Any] = Field(default_factory=dict)
+    loss: ComponentConfig = ComponentConfig(name="non-saturating")
+    strategy: ComponentConfig = ComponentConfig(name="alternating")
+    data: DataConfig = DataConfig()
+    optimizer: OptimizerConfig = OptimizerConfig()
+    run: RunConfig = RunConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainConfig:
+        if self.run.precision == "fp16" and self.run.device in ("cpu", "mps"):
+            raise ValueError("run.precision fp16 needs CUDA (its GradScaler is CUDA-only); use bf16 or fp32")
+        if self.optimizer.implementation == "fused" and self.run.device == "cpu" and self.optimizer.name == "rmsprop":
+            raise ValueError("optimizer.implementation fused is not available for rmsprop; use foreach")
+        return self
+
+
+IDENTITY_SECTIONS = ("variant", "model", "loss", "strategy", "data", "optimizer")
+"""Sections that define what is trained; a resumed run must not change them."""
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """Read a TOML, YAML or JSON config file into a plain dict."""
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist; check the --config path")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix == ".toml":
+            data = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text) or {}
+        elif path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise ConfigError(f"config file {str(path)!r} must end in .toml, .yaml, .yml or .json")
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, json.JSONDecodeError) as exc:
+        first_line = str(exc).splitlines()[0]
+        raise ConfigError(f"config file {str(path)!r} is not valid {path.suffix[1:].upper()}: {first_line}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a table of settings, not {type(data).__name__}")
+    return data
+
+
+def parse_set_items(items: Iterable[str]) -> dict[str, Any]:
+    """Turn ``["run.epochs=3", "loss.options.real_label=0.9"]`` into a nested dict.
+
+    Values are parsed as YAML scalars, so numbers, booleans, lists and null work as typed.
+    """
+    nested: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip() or any(not part for part in key.split(".")):
+            raise ConfigError(f"--set {item!r} must look like section.key=value, e.g. run.epochs=3")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        _assign(nested, key.strip().split("."), value)
+    return nested
+
+
+def _assign(nested: dict[str, Any], path: list[str], value: Any) -> None:
+    for part in path[:-1]:
+        nested = nested.setdefault(part, {})
+        if not isinstance(nested, dict):
+            raise ConfigError(f"--set cannot set {'.'.join(path)!r}: {part!r} is not a section")
+    nested[path[-1]] = value
+
+
+def merge_layers(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge config layers, later winning. A component whose ``name`` changes in a later
+    layer drops the earlier layer's options, which belonged to the other component."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        _merge_into(merged, layer)
+    return merged
+
+
+def _merge_into(target: dict[str, Any], layer: Mapping[str, Any]) -> None:
+    for key, value in layer.items():
+        current = target.get(key)
+        if isinstance(value, Mapping) and isinstance(current, dict):
+            if "name" in value and "name" in current and value["name"] != current["name"]:
+                target[key] = copy.deepcopy(dict(value))
+            else:
+                _merge_into(current, value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def validate_model(model: type[BaseModel], data: Any, where: str) -> BaseModel:
+    """Validate ``data`` against ``model``, turning failures into one readable ``ConfigError``."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, model, where)) from None
+
+
+def format_validation_error(exc: ValidationError, model: type[BaseModel], where: str = "") -> str:
+    problems = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in (where, *error["loc"]) if part != "")
+        if error["type"] == "extra_forbidden":
+            problems.append(f"{location}: unknown setting{_suggest_field(model, error['loc'])}")
+            continue
+        message = error["msg"].removeprefix("Value error, ")
+        shown = error.get("input")
+        got = "" if isinstance(shown, (dict, BaseModel)) or shown is None else f" (got {shown!r})"
+        problems.append(f"{location or 'config'}: {message}{got}")
+    return "invalid config: " + "; ".join(problems) + "; fix it in the config file or on the command line"
+
+
+def _suggest_field(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return ""
+        model = annotation
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.5)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; allowed: {', '.join(model.model_fields) or 'none'}"
+
+
+def describe_differences(saved: Mapping[str, Any], requested: Mapping[str, Any],
+                         sections: Iterable[str] = IDENTITY_SECTIONS) -> list[str]:
+    """Dotted names of settings in ``sections`` whose values differ between two configs."""
+    differences: list[str] = []
+
+    def walk(a: Any, b: Any, prefix: str) -> None:
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            for key in sorted(set(a) | set(b)):
+                walk(a.get(key), b.get(key), f"{prefix}.{key}")
+        elif a != b:
+            differences.append(prefix)
+
+    for section in sections:
+        walk(saved.get(section), requested.get(section), section)
+    return differences

@@ -1,0 +1,241 @@
+"""The one training loop: engine -> strategy.step(batches) -> losses -> optimisers -> engine.
+
+The engine owns devices, precision, seeding, data order, logging, sample grids and
+checkpoints; the strategy owns what happens inside one step. Read ``train`` top to bottom.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganzoo.checkpoints import Progress, load_checkpoint, restore_rng_states, save_checkpoint
+from ganzoo.components import (ResolvedConfig, build_dataset, build_loss, build_models, build_optimizer,
+                               build_strategy, resolve)
+from ganzoo.config import TrainConfig, describe_differences
+from ganzoo.errors import ConfigError, DivergenceError, TrainingInterrupted
+from ganzoo.interfaces import Game
+from ganzoo.data import epoch_order
+from ganzoo.precision import Precision, resolve_device, resolve_precision
+from ganzoo.registry import Registry, get_registry
+from ganzoo.reporting import (MetricsLog, ProgressDisplay, StatTracker, Throughput, plot_loss_curve,
+                              save_sample_grid)
+from ganzoo.rundir import RunDirectory
+from ganzoo.weights import save_generator
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    generator_path: Path
+    checkpoint_path: Path
+    progress: Progress
+    device: str
+    precision: str
+    last_stats: dict[str, float] = field(default_factory=dict)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def train(config: TrainConfig, *, registry: Registry | None = None, display: ProgressDisplay | None = None,
+          resume: bool = False, overwrite: bool = False) -> RunResult:
+    """Train ``config``; with ``resume`` continue the run in ``config.run.out_dir`` exactly."""
+    registry = registry or get_registry()
+    display = display or ProgressDisplay()
+    run = config.run
+    run_dir = RunDirectory(run.out_dir)
+    resolved = resolve(config, registry)
+    if resume:
+        _check_resumable(run_dir, resolved)
+    else:
+        run_dir.claim(overwrite=overwrite)
+
+    device = resolve_device(run.device)
+    precision = Precision(device, resolve_precision(run.precision, device))
+    seed_everything(run.seed)
+
+    dataset = build_dataset(config, registry).to(device)
+    variant = registry.get("variant", config.variant)
+    generator, discriminator = build_models(variant.spec, resolved.model_options, dataset)
+    memory_format = torch.channels_last if run.channels_last else torch.contiguous_format
+    generator.to(device, memory_format=memory_format)
+    discriminator.to(device, memory_format=memory_format)
+    d_lr = config.optimizer.d_lr or config.optimizer.lr
+    g_optimizer = build_optimizer(config.optimizer, generator, config.optimizer.lr, device)
+    d_optimizer = build_optimizer(config.optimizer, discriminator, d_lr, device)
+    precision.attach(g=g_optimizer, d=d_optimizer)
+    strategy = build_strategy(resolved, registry)
+
+    fixed_rng = torch.Generator().manual_seed(run.seed)
+    fixed_noise = generator.sample_latents(run.num_fixed_samples, generator=fixed_rng, device="cpu")
+    fixed_labels = (torch.arange(run.num_fixed_samples) % dataset.num_classes
+                    if generator.num_classes is not None else None)
+
+    progress = Progress()
+    if resume:
+        state, progress, _ = load_checkpoint(run_dir.checkpoint)
+        generator.load_state_dict(state["generator"])
+        discriminator.load_state_dict(state["discriminator"])
+        g_optimizer.load_state_dict(state["g_optimizer"])
+        d_optimizer.load_state_dict(state["d_optimizer"])
+        precision.load_state_dict(state["scalers"])
+        restore_rng_states(state["rng"])
+        run_dir.truncate_metrics(progress.global_step)
+        display.note(f"resuming {run_dir.root} at epoch {progress.epoch + 1}, step {progress.global_step}")
+    run_dir.write_config(resolved.to_dict())
+
+    game = Game(
+        generator=_maybe_compile(generator, run.compile),
+        discriminator=_maybe_compile(discriminator, run.compile),
+        loss=build_loss(resolved, registry),
+        g_optimizer=g_optimizer, d_optimizer=d_optimizer,
+        autocast=precision.autocast, optimize=precision.optimize,
+    )
+
+    batch_size, k = run.batch_size, strategy.batches_per_step
+    steps_per_epoch = len(dataset) // (batch_size * k)
+    if steps_per_epoch == 0:
+        raise ConfigError(f"batch size {batch_size} x {k} batches per step needs at least {batch_size * k} images, "
+                          f"dataset {dataset.name!r} has {len(dataset)}; lower --batch-size")
+    total_steps = run.epochs * steps_per_epoch
+    if run.max_steps is not None:
+        total_steps = min(total_steps, run.max_steps)
+
+    def checkpoint() -> None:
+        state = {"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
+                 "g_optimizer": g_optimizer.state_dict(), "d_optimizer": d_optimizer.state_dict(),
+                 "scalers": precision.state_dict()}
+        save_checkpoint(run_dir.checkpoint, state=state, progress=progress, config=resolved.to_dict())
+        save_generator(generator, run_dir.generator, variant=config.variant, model_config=resolved.to_dict()["model"],
+                       plugin=variant.plugin, class_names=dataset.class_names if generator.num_classes else None)
+
+    metrics = MetricsLog(run_dir.metrics)
+    tracker = StatTracker(device)
+    throughput = Throughput()
+    throughput.reset(progress.images_seen)
+    last_stats: dict[str, float] = {}
+    started = time.perf_counter() - progress.elapsed_seconds
+
+    def log_step() -> None:
+        nonlocal last_stats
+        _check_finite(tracker, precision.mode)
+        stats = tracker.flush()
+        if not stats:
+            return
+        last_stats = stats
+        rate = throughput.measure(progress.images_seen)
+        metrics.write("step", epoch=progress.epoch + 1, step=progress.global_step, images=progress.images_seen,
+                      elapsed_s=round(time.perf_counter() - started, 3), images_per_s=round(rate, 1), **stats)
+        display.update(epoch=progress.epoch + 1, epochs=run.epochs, step=progress.global_step, stats=stats,
+                       images_per_second=rate)
+
+    with _stop_requests() as stop, display.session(total_steps, progress.global_step):
+        while progress.epoch < run.epochs and progress.global_step < total_steps:
+            order = epoch_order(len(dataset), seed=run.seed, epoch=progress.epoch).to(device)
+            while progress.step_in_epoch < steps_per_epoch and progress.global_step < total_steps:
+                first = progress.step_in_epoch * batch_size * k
+                batches = [dataset.batch(order[first + i * batch_size:first + (i + 1) * batch_size])
+                           for i in range(k)]
+                if run.channels_last:
+                    for batch in batches:
+                        batch.images = batch.images.contiguous(memory_format=torch.channels_last)
+                stats = strategy.step(game, batches)
+                progress.step_in_epoch += 1
+                progress.global_step += 1
+                progress.images_seen += batch_size * k
+                tracker.add(stats, progress.global_step)
+                display.update(epoch=progress.epoch + 1, epochs=run.epochs, step=progress.global_step)
+                if device.type == "cpu" or progress.global_step % run.log_every_steps == 0:
+                    _check_finite(tracker, precision.mode)
+                if progress.global_step % run.log_every_steps == 0:
+                    log_step()
+                if stop.requested:
+                    progress.elapsed_seconds = time.perf_counter() - started
+                    checkpoint()
+                    raise TrainingInterrupted(
+                        f"stopped by {stop.requested} at step {progress.global_step}; checkpoint saved, continue "
+                        f"with `ganzoo train {config.variant} --out {run_dir.root} --resume`")
+            log_step()
+            if progress.step_in_epoch < steps_per_epoch:
+                break  # the step budget ended inside this epoch
+            epoch_number = progress.epoch + 1
+            progress.epoch += 1
+            progress.step_in_epoch = 0
+            progress.elapsed_seconds = time.perf_counter() - started
+            if run.sample_every_epochs and epoch_number % run.sample_every_epochs == 0:
+                save_sample_grid(generator.sample(len(fixed_noise), latents=fixed_noise, labels=fixed_labels),
+                                 run_dir.sample_grid(epoch_number))
+            metrics.write("epoch", epoch=epoch_number, step=progress.global_step, images=progress.images_seen,
+                          elapsed_s=round(progress.elapsed_seconds, 3), **last_stats)
+            if run.checkpoint_every_epochs and epoch_number % run.checkpoint_every_epochs == 0:
+                checkpoint()
+
+    progress.elapsed_seconds = time.perf_counter() - started
+    checkpoint()
+    if run.sample_every_epochs and not run_dir.sample_grid(max(progress.epoch, 1)).exists():
+        save_sample_grid(generator.sample(len(fixed_noise), latents=fixed_noise, labels=fixed_labels),
+                         run_dir.sample_grid(max(progress.epoch, 1)))
+    plot_loss_curve(metrics.read("step"), run_dir.loss_curve)
+    return RunResult(run_dir.root, run_dir.generator, run_dir.checkpoint, progress, str(device), precision.mode,
+                     last_stats)
+
+
+def _check_resumable(run_dir: RunDirectory, resolved: ResolvedConfig) -> None:
+    saved = run_dir.read_config()
+    changed = describe_differences(saved, resolved.to_dict()) if saved else []
+    if changed:
+        raise ConfigError(f"cannot resume {str(run_dir.root)!r} with different settings ({', '.join(changed[:4])}); "
+                          "resume with the original config, or start a new run with another --out")
+
+
+def _check_finite(tracker: StatTracker, precision_mode: str) -> None:
+    step = tracker.diverged_at()
+    if step is not None:
+        hint = "lower the learning rate"
+        if precision_mode != "fp32":
+            hint += f", try --precision fp32 (running {precision_mode})"
+        raise DivergenceError(f"training diverged at step {step}: the D or G loss became NaN/Inf; {hint}, "
+                              "or check the gradient penalty / clipping settings")
+
+
+def _maybe_compile(module: torch.nn.Module, mode: str) -> Any:
+    return module if mode == "off" else torch.compile(module, mode=mode)
+
+
+class _StopRequest:
+    requested: str | None = None
+
+
+@contextmanager
+def _stop_requests() -> Iterator[_StopRequest]:
+    """Turn SIGINT/SIGTERM into a flag the loop checks after each step, so the step that is
+    running finishes and a checkpoint is written before the process exits."""
+    request = _StopRequest()
+    handlers = {}
+
+    def handle(signum: int, _frame: Any) -> None:
+        request.requested = signal.Signals(signum).name
+
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            handlers[signum] = signal.signal(signum, handle)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    try:
+        yield request
+    finally:
+        for signum, previous in handlers.items():
+            signal.signal(signum, previous)

@@ -1,0 +1,56 @@
+"""The errors ganzoo raises for people, not for programmers.
+
+Every ``GanzooError`` carries one line that says what went wrong and how to fix it. The CLI maps
+the whole family to exit code 2 and prints only that line (tracebacks only with ``--debug``), so
+a message must make sense on its own.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class GanzooError(Exception):
+    """Base of every user-facing error: the message is the whole story."""
+
+
+class ConfigError(GanzooError):
+    """A configuration value is missing, malformed, out of range or contradictory."""
+
+
+class UnknownNameError(ConfigError):
+    """A variant, loss, strategy or dataset name that no installed plugin provides."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
+        known = sorted(known)
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else (
+            f"known {kind}s: {', '.join(known) or 'none'}"
+        )
+        super().__init__(f"unknown {kind} {name!r}; {hint} (run `ganzoo list` to see every {kind})")
+        self.kind, self.name, self.suggestions = kind, name, close
+
+
+class PluginError(GanzooError):
+    """A plugin failed to load, registered a taken name, or returned something malformed."""
+
+
+class DataError(GanzooError):
+    """A dataset is missing, empty, unreadable or not what the run asked for."""
+
+
+class WeightsError(GanzooError):
+    """A weights or checkpoint file is missing, corrupt, unsafe or does not fit the model."""
+
+
+class RunDirectoryError(GanzooError):
+    """The output directory holds another run and the user did not ask to resume or overwrite."""
+
+
+class DivergenceError(GanzooError):
+    """Training produced a non-finite loss or gradient."""
+
+
+class TrainingInterrupted(GanzooError):
+    """The run was stopped by a signal after writing a checkpoint it can resume from."""

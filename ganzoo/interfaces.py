@@ -1,0 +1,191 @@
+"""The contracts between the engine and the plugins.
+
+Four small abstractions, and nothing else crosses the core/plugin boundary:
+
+* ``Generator`` maps latents (and, for conditional models, labels) to images in [-1, 1].
+* ``Discriminator`` maps images (and labels) to **logits**, never probabilities: the loss owns the
+  non-linearity so it can use the numerically stable, autocast-safe ``*_with_logits`` forms.
+* ``Loss`` turns logits into the discriminator's and the generator's objectives.
+* ``TrainingStrategy`` performs one optimisation step of the game on a ``Game``.
+
+Plugins never touch devices, files or the console; the engine owns those.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+ImageShape = tuple[int, int, int]
+"""(channels, height, width) of one image."""
+
+
+class Generator(nn.Module, ABC):
+    """Noise (and optionally a class label) to an image batch in [-1, 1].
+
+    Subclasses set ``latent_dim``, ``image_shape`` and ``num_classes`` (``None`` when
+    unconditional) in ``__init__`` and implement ``forward``.
+    """
+
+    latent_dim: int
+    image_shape: ImageShape
+    num_classes: int | None = None
+
+    @abstractmethod
+    def forward(self, latents: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Return images of shape (B, *image_shape) with values in [-1, 1]."""
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def sample_latents(self, n: int, *, generator: torch.Generator | None = None,
+                       device: torch.device | str | None = None) -> Tensor:
+        """Draw ``n`` latents from the prior the model was trained with (standard normal)."""
+        return torch.randn(n, self.latent_dim, generator=generator,
+                           device=device if device is not None else self.device)
+
+    def sample_labels(self, n: int, *, generator: torch.Generator | None = None,
+                      device: torch.device | str | None = None) -> Tensor | None:
+        """Uniform random class labels for a conditional model, ``None`` otherwise."""
+        if self.num_classes is None:
+            return None
+        return torch.randint(self.num_classes, (n,), generator=generator,
+                             device=device if device is not None else self.device)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int | None = None, labels: Tensor | Sequence[int] | int | None = None,
+               latents: Tensor | None = None, batch_size: int = 1024) -> Tensor:
+        """Generate ``n`` images in [-1, 1] on the model's device, in eval mode.
+
+        Latents are drawn on the CPU from ``seed`` so the same seed gives the same latents on
+        every device. ``labels`` may be one class for all images, one per image, or ``None``
+        (random classes for a conditional model).
+        """
+        cpu_rng = torch.Generator().manual_seed(seed) if seed is not None else None
+        if latents is None:
+            latents = self.sample_latents(n, generator=cpu_rng, device="cpu")
+        label_tensor = _labels_for(self, n, labels, cpu_rng)
+        was_training = self.training
+        self.eval()
+        try:
+            chunks = []
+            for start in range(0, n, batch_size):
+                z = latents[start:start + batch_size].to(self.device)
+                y = None if label_tensor is None else label_tensor[start:start + batch_size].to(self.device)
+                chunks.append(self(z, y).float())
+            return torch.cat(chunks) if chunks else torch.empty(0, *self.image_shape, device=self.device)
+        finally:
+            self.train(was_training)
+
+
+def _labels_for(generator: Generator, n: int, labels: Tensor | Sequence[int] | int | None,
+                cpu_rng: torch.Generator | None) -> Tensor | None:
+    from ganzoo.errors import ConfigError
+
+    if generator.num_classes is None:
+        if labels is not None:
+            raise ConfigError("this generator is unconditional; drop the labels (--label) to sample from it")
+        return None
+    if labels is None:
+        return generator.sample_labels(n, generator=cpu_rng, device="cpu")
+    tensor = torch.as_tensor(labels, dtype=torch.long).flatten()
+    if tensor.numel() == 1:
+        tensor = tensor.expand(n)
+    if tensor.numel() != n:
+        raise ConfigError(f"got {tensor.numel()} labels for {n} samples; give one label or one per sample")
+    if tensor.min() < 0 or tensor.max() >= generator.num_classes:
+        raise ConfigError(f"labels must lie in 0..{generator.num_classes - 1} for this generator")
+    return tensor
+
+
+class Discriminator(nn.Module, ABC):
+    """Images (and optionally labels) to one real-valued logit per image, shape (B,)."""
+
+    image_shape: ImageShape
+    num_classes: int | None = None
+
+    @abstractmethod
+    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Return logits of shape (B,). Never apply a sigmoid here."""
+
+
+class Loss(ABC):
+    """The objectives of the game, computed from discriminator logits.
+
+    Implementations should compute in fp32 (``logits.float()``) so they stay correct under
+    autocast. ``statistics`` reports what the progress display shows.
+    """
+
+    @abstractmethod
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        """The scalar the discriminator minimises."""
+
+    @abstractmethod
+    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+        """The scalar the generator minimises."""
+
+    def statistics(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+        """Detached scalars to log. Default: D(x) and D(G(z)) as mean probabilities."""
+        return {
+            "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
+            "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),
+        }
+
+
+@dataclass
+class Batch:
+    """Real images already on the device, scaled to [-1, 1], and their labels (or ``None``)."""
+
+    images: Tensor
+    labels: Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+
+@dataclass
+class Game:
+    """Everything one training step touches, handed to the strategy by the engine.
+
+    ``autocast`` wraps forward passes in the run's precision; ``optimize`` runs backward and the
+    optimiser step with the right gradient scaler. Strategies call these rather than talking to
+    devices or ``torch.amp`` themselves.
+    """
+
+    generator: Generator
+    discriminator: Discriminator
+    loss: Loss
+    g_optimizer: torch.optim.Optimizer
+    d_optimizer: torch.optim.Optimizer
+    autocast: Callable[[], AbstractContextManager[Any]]
+    optimize: Callable[[Tensor, torch.optim.Optimizer], None]
+
+    def fake_batch(self, n: int, labels: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """Draw ``n`` latents and generate; for conditional models reuse real labels."""
+        device = next(self.generator.parameters()).device
+        latents = self.generator.sample_latents(n, device=device)
+        if self.generator.num_classes is not None and labels is None:
+            labels = self.generator.sample_labels(n, device=device)
+        return self.generator(latents, labels), labels
+
+
+class TrainingStrategy(ABC):
+    """One optimisation step of the game: which player moves how often, and what else happens.
+
+    ``batches_per_step`` real batches are handed to ``step`` (one per discriminator update,
+    as in the WGAN paper). ``step`` returns detached scalar tensors; the engine decides when to
+    copy them to the host, so a strategy must not call ``.item()``.
+    """
+
+    batches_per_step: int = 1
+
+    @abstractmethod
+    def step(self, game: Game, batches: Sequence[Batch]) -> dict[str, Tensor]:
+        """Update D and G; return at least ``d_loss`` and ``g_loss``."""

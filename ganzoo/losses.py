@@ -1,0 +1,59 @@
+"""The two losses of the original GAN paper, both computed from logits in fp32.
+
+With D(x) = sigmoid(l):  -log D(x) = softplus(-l)  and  -log(1 - D(x)) = softplus(l),
+which is what ``binary_cross_entropy_with_logits`` evaluates without overflow.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import Tensor
+
+from ganzoo.config import StrictModel
+from ganzoo.interfaces import Loss
+
+
+class BCEOptions(StrictModel):
+    real_label: float = Field(1.0, gt=0.5, le=1.0,
+                              description="target for real images; 0.9 is one-sided label smoothing")
+
+
+def _discriminator_bce(real_logits: Tensor, fake_logits: Tensor, real_label: float) -> Tensor:
+    """-[t log D(x) + (1-t) log(1-D(x))] - log(1 - D(G(z))), averaged over each batch."""
+    real_logits, fake_logits = real_logits.float(), fake_logits.float()
+    real_targets = torch.full_like(real_logits, real_label)
+    return (F.binary_cross_entropy_with_logits(real_logits, real_targets)
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+
+
+class MinimaxLoss(Loss):
+    """The saturating game of Goodfellow et al. (2014): G minimises log(1 - D(G(z))).
+
+    Kept for teaching: its generator gradient vanishes when D confidently rejects fakes,
+    which is exactly the situation early in training.
+    """
+
+    def __init__(self, options: BCEOptions) -> None:
+        self.real_label = options.real_label
+
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return _discriminator_bce(real_logits, fake_logits, self.real_label)
+
+    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+        return -F.softplus(fake_logits.float()).mean()  # log(1 - sigmoid(l)) = -softplus(l)
+
+
+class NonSaturatingLoss(Loss):
+    """The practical default: G maximises log D(G(z)) instead, same fixed point, strong gradients."""
+
+    def __init__(self, options: BCEOptions) -> None:
+        self.real_label = options.real_label
+
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return _discriminator_bce(real_logits, fake_logits, self.real_label)
+
+    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+        fake_logits = fake_logits.float()
+        return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))

@@ -1,0 +1,97 @@
+"""The files of one run, in one place, so nothing else hard-codes a path.
+
+::
+
+    OUT/config.json                  the resolved config (what exactly was trained)
+    OUT/metrics.jsonl                one JSON line per logged step and per epoch
+    OUT/samples/epoch-0001.png       the fixed noise batch, every epoch
+    OUT/checkpoints/last.safetensors full training state for --resume
+    OUT/generator.safetensors        the generator alone, for sampling (ganzoo sample/eval)
+    OUT/loss_curve.png               D and G losses against steps
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ganzoo.errors import RunDirectoryError
+
+
+@dataclass(frozen=True)
+class RunDirectory:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def samples(self) -> Path:
+        return self.root / "samples"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root / "checkpoints" / "last.safetensors"
+
+    @property
+    def generator(self) -> Path:
+        return self.root / "generator.safetensors"
+
+    @property
+    def loss_curve(self) -> Path:
+        return self.root / "loss_curve.png"
+
+    def sample_grid(self, epoch: int) -> Path:
+        return self.samples / f"epoch-{epoch:04d}.png"
+
+    def holds_run(self) -> bool:
+        return self.config.exists() or self.checkpoint.exists()
+
+    def claim(self, *, overwrite: bool) -> None:
+        """Make the directory ready for a new run, never clobbering one by accident."""
+        if self.root.exists() and not self.root.is_dir():
+            raise RunDirectoryError(f"output path {str(self.root)!r} is a file; choose another --out")
+        if self.holds_run():
+            if not overwrite:
+                raise RunDirectoryError(f"{str(self.root)!r} already holds a run; pass --resume to continue it, "
+                                        "--overwrite to replace it, or choose another --out")
+            for path in (self.config, self.metrics, self.generator, self.loss_curve):
+                path.unlink(missing_ok=True)
+            shutil.rmtree(self.samples, ignore_errors=True)
+            shutil.rmtree(self.checkpoint.parent, ignore_errors=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def read_config(self) -> dict[str, Any]:
+        if not self.checkpoint.exists():
+            raise RunDirectoryError(f"nothing to resume in {str(self.root)!r}: no checkpoints/last.safetensors; "
+                                    "drop --resume to start a new run")
+        try:
+            return json.loads(self.config.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        from ganzoo.safe_state import atomic_write_bytes
+
+        atomic_write_bytes(json.dumps(config, indent=2, sort_keys=True).encode(), self.config)
+
+    def truncate_metrics(self, after_step: int) -> None:
+        """Drop log lines past ``after_step``, which a resumed run will write again."""
+        if not self.metrics.exists():
+            return
+        kept = []
+        for line in self.metrics.read_text(encoding="utf-8").splitlines():
+            try:
+                if json.loads(line).get("step", 0) <= after_step:
+                    kept.append(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a crash
+        self.metrics.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")

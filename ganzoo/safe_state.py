@@ -1,0 +1,142 @@
+"""Nested training state <-> safetensors, with no pickle anywhere.
+
+Optimiser states, RNG states and progress counters are nested dicts and lists holding tensors
+and plain values. ``flatten_state`` pulls every tensor out into a flat ``name -> tensor`` map
+(stored as safetensors) and leaves a JSON skeleton (stored in the file's metadata) that says
+where each tensor goes back. Files are written atomically: a crash leaves the old file or the
+new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as safetensors_bytes
+
+from ganzoo.errors import WeightsError
+
+_TENSOR = "__tensor__"
+_ITEMS = "__items__"
+_TUPLE = "__tuple__"
+PICKLE_MAGIC = (b"PK\x03\x04", b"\x80")  # torch.save's zip container, raw pickle protocol >= 2
+
+
+def flatten_state(state: Any) -> tuple[dict[str, torch.Tensor], str]:
+    """Split ``state`` into tensors and a JSON skeleton referring to them by name."""
+    tensors: dict[str, torch.Tensor] = {}
+
+    def encode(value: Any, path: str) -> Any:
+        if isinstance(value, torch.Tensor):
+            tensors[path] = value.detach().to("cpu", copy=True).contiguous()
+            return {_TENSOR: path}
+        if isinstance(value, dict):
+            if all(isinstance(k, str) for k in value) and _TENSOR not in value and _ITEMS not in value:
+                return {k: encode(v, f"{path}.{k}") for k, v in value.items()}
+            return {_ITEMS: [[k, encode(v, f"{path}.{k}")] for k, v in value.items()]}
+        if isinstance(value, tuple):
+            return {_TUPLE: [encode(v, f"{path}.{i}") for i, v in enumerate(value)]}
+        if isinstance(value, list):
+            return [encode(v, f"{path}.{i}") for i, v in enumerate(value)]
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        raise TypeError(f"cannot store {type(value).__name__} at {path!r} in a safetensors state")
+
+    skeleton = encode(state, "state")
+    return tensors, json.dumps(skeleton, allow_nan=True)
+
+
+def unflatten_state(tensors: dict[str, torch.Tensor], skeleton_json: str) -> Any:
+    """Inverse of ``flatten_state``."""
+
+    def decode(node: Any) -> Any:
+        if isinstance(node, dict):
+            if _TENSOR in node:
+                return tensors[node[_TENSOR]]
+            if _ITEMS in node:
+                return {k: decode(v) for k, v in node[_ITEMS]}
+            if _TUPLE in node:
+                return tuple(decode(v) for v in node[_TUPLE])
+            return {k: decode(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [decode(v) for v in node]
+        return node
+
+    return decode(json.loads(skeleton_json))
+
+
+def atomic_write_bytes(data: bytes, path: Path) -> None:
+    """Write ``data`` to ``path`` via a temporary file, fsync and rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def save_safetensors(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> None:
+    """Atomically write tensors (each stored as its own contiguous CPU copy) and metadata."""
+    own = {name: t.detach().to("cpu").contiguous().clone() for name, t in tensors.items()}
+    atomic_write_bytes(safetensors_bytes(own, metadata=metadata), path)
+
+
+def read_safetensors(path: Path, what: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Read every tensor and the metadata, refusing pickles and turning corruption into one line."""
+    check_safetensors_file(path, what)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    except Exception as exc:  # safetensors raises its own error types, plus OSError/ValueError
+        raise WeightsError(f"{what} {str(path)!r} is corrupt or not a safetensors file "
+                           f"({_first_line(exc)}); re-create or re-download it") from None
+    return tensors, metadata
+
+
+def read_safetensors_metadata(path: Path, what: str) -> dict[str, str]:
+    """Only the header's metadata, without reading any tensor data."""
+    check_safetensors_file(path, what)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return handle.metadata() or {}
+    except Exception as exc:
+        raise WeightsError(f"{what} {str(path)!r} is corrupt or not a safetensors file "
+                           f"({_first_line(exc)}); re-create or re-download it") from None
+
+
+def check_safetensors_file(path: Path, what: str) -> None:
+    """Fail early, in words, on a missing file or on a pickle (which is never unpickled)."""
+    if not path.exists():
+        raise WeightsError(f"{what} {str(path)!r} does not exist; check the path")
+    if path.is_dir():
+        raise WeightsError(f"{what} {str(path)!r} is a directory; give the .safetensors file inside it")
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head.startswith(PICKLE_MAGIC):
+        raise WeightsError(f"{what} {str(path)!r} is a pickle/PyTorch .pt file; ganzoo only loads safetensors "
+                           "and never unpickles (convert it with safetensors.torch.save_file in a trusted session)")
+    if len(head) < 8:
+        raise WeightsError(f"{what} {str(path)!r} is truncated ({len(head)} bytes); re-create or re-download it")
+    header_length = int.from_bytes(head, "little")
+    if header_length > min(path.stat().st_size - 8, 100 * 1024 * 1024):
+        raise WeightsError(f"{what} {str(path)!r} has a header length of {header_length} bytes that does not "
+                           "fit the file; it is truncated or corrupt, re-create or re-download it")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,137 @@
+"""Generator weights as a self-describing safetensors file, and ``load_generator``.
+
+The file's metadata says how to rebuild the model without the training run (the timm and
+diffusers idea, with no code in the file): the variant, the plugin distribution and version
+that provides it, the model config, image shape, latent size and classes. Loading checks all of
+it, and every tensor's name, shape, dtype and finiteness, before the model sees any of it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ganzoo import __version__
+from ganzoo.config import validate_model
+from ganzoo.errors import GanzooError, PluginError, UnknownNameError, WeightsError
+from ganzoo.interfaces import Generator
+from ganzoo.precision import resolve_device
+from ganzoo.registry import PluginInfo, Registry, get_registry
+from ganzoo.safe_state import read_safetensors, read_safetensors_metadata, save_safetensors
+
+GENERATOR_FORMAT = "ganzoo.generator.v1"
+
+
+class GeneratorMetadata(BaseModel):
+    """What a generator file says about itself (stored as strings in the safetensors header)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    format: str
+    variant: str = Field(min_length=1)
+    plugin: str
+    plugin_version: str
+    ganzoo_version: str
+    model_config_: dict[str, Any] = Field(alias="model_config")
+    image_shape: tuple[int, int, int]
+    latent_dim: int = Field(gt=0)
+    num_classes: int | None = Field(None, gt=0)
+    class_names: list[str] | None = None
+
+
+def save_generator(generator: Generator, path: Path, *, variant: str, model_config: dict[str, Any],
+                   plugin: PluginInfo, class_names: list[str] | None = None,
+                   extra: dict[str, str] | None = None) -> None:
+    """Atomically write the generator's weights with everything needed to rebuild it."""
+    metadata = {
+        "format": GENERATOR_FORMAT,
+        "variant": variant,
+        "plugin": plugin.distribution,
+        "plugin_version": plugin.version,
+        "ganzoo_version": __version__,
+        "model_config": json.dumps(model_config, sort_keys=True),
+        "image_shape": json.dumps(list(generator.image_shape)),
+        "latent_dim": str(generator.latent_dim),
+        "num_classes": json.dumps(generator.num_classes),
+        "class_names": json.dumps(class_names),
+        **(extra or {}),
+    }
+    save_safetensors(dict(generator.state_dict()), metadata, path)
+
+
+def read_generator_metadata(path: Path | str) -> GeneratorMetadata:
+    """Parse and validate a generator file's metadata without loading its tensors."""
+    path = Path(path)
+    return _parse_metadata(read_safetensors_metadata(path, "weights file"), path)
+
+
+def _parse_metadata(raw: dict[str, str], path: Path) -> GeneratorMetadata:
+    if raw.get("format") != GENERATOR_FORMAT:
+        raise WeightsError(f"{str(path)!r} is a safetensors file but not a ganzoo generator "
+                           f"(format {raw.get('format')!r}); give the generator.safetensors a run wrote")
+    try:
+        decoded = {key: raw[key] if key in ("format", "variant", "plugin", "plugin_version", "ganzoo_version")
+                   else json.loads(raw[key]) for key in raw if key in GeneratorMetadata.model_fields
+                   or key == "model_config"}
+        return GeneratorMetadata.model_validate(decoded)
+    except (json.JSONDecodeError, ValidationError, TypeError) as exc:
+        detail = exc.errors()[0]["loc"] if isinstance(exc, ValidationError) else str(exc).splitlines()[0]
+        raise WeightsError(f"{str(path)!r} has corrupt ganzoo metadata ({detail}); re-export the weights") from None
+
+
+def load_generator(path: Path | str, device: str | torch.device = "auto",
+                   registry: Registry | None = None) -> Generator:
+    """Rebuild a generator from a weights file, ready for ``generator.sample(n, seed=...)``."""
+    path = Path(path)
+    tensors, raw_metadata = read_safetensors(path, "weights file")
+    metadata = _parse_metadata(raw_metadata, path)
+    registry = registry or get_registry()
+    try:
+        spec = registry.variant(metadata.variant)
+    except UnknownNameError:
+        raise PluginError(f"{str(path)!r} needs variant {metadata.variant!r} from plugin {metadata.plugin!r} "
+                          f"(version {metadata.plugin_version}), which is not installed; "
+                          f"`pip install {metadata.plugin}` and try again") from None
+    options = validate_model(spec.config_model, metadata.model_config_, "model")
+    try:
+        generator = spec.build_generator(options, metadata.image_shape, metadata.num_classes)
+    except GanzooError:
+        raise
+    except Exception as exc:
+        raise WeightsError(f"{str(path)!r}: variant {metadata.variant!r} could not be built from the "
+                           f"file's config ({type(exc).__name__}: {exc}); the file does not match the plugin") from None
+    check_tensors_fit(generator, tensors, path)
+    generator.load_state_dict(tensors, strict=True)
+    device = device if isinstance(device, torch.device) else resolve_device(device)
+    return generator.to(device).eval()
+
+
+def check_tensors_fit(module: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Names, shapes, dtypes and finiteness must match the freshly built module exactly."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        parts = ([f"missing {_few(missing)}"] if missing else []) + ([f"unexpected {_few(extra)}"] if extra else [])
+        raise WeightsError(f"{str(path)!r} does not fit its variant: {'; '.join(parts)}; "
+                           "the file is damaged or from another model")
+    for name, reference in expected.items():
+        tensor = tensors[name]
+        if tensor.shape != reference.shape:
+            raise WeightsError(f"{str(path)!r}: tensor {name!r} has shape {tuple(tensor.shape)}, the model "
+                               f"needs {tuple(reference.shape)}; the file is damaged or from another model")
+        if tensor.dtype != reference.dtype:
+            raise WeightsError(f"{str(path)!r}: tensor {name!r} is {tensor.dtype}, the model needs "
+                               f"{reference.dtype}; re-export the weights")
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise WeightsError(f"{str(path)!r}: tensor {name!r} holds NaN or Inf values; "
+                               "these weights are from a diverged run, use an earlier checkpoint")
+
+
+def _few(names: list[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")

@@ -1,0 +1,1 @@
+"""The vanilla MLP GAN as a ganzoo plugin."""
