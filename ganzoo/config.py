@@ -78,6 +78,7 @@ class RunConfig(StrictModel):
     seed: int = Field(0, ge=0, lt=2**63)
     epochs: int = Field(5, gt=0, le=100_000)
     max_steps: int | None = Field(None, gt=0, description="stop after this many steps (a budget)")
+    max_seconds: float | None = Field(None, gt=0, description="stop after this much training time (a budget)")
     batch_size: int = Field(64, gt=0, le=65_536)
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"

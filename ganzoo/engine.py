@@ -142,10 +142,15 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
         display.update(epoch=progress.epoch + 1, epochs=run.epochs, step=progress.global_step, stats=stats,
                        images_per_second=rate)
 
+    def within_budget() -> bool:
+        """Step and time budgets; training time is cumulative over resumes (``elapsed_seconds``)."""
+        return progress.global_step < total_steps and (
+            run.max_seconds is None or time.perf_counter() - started < run.max_seconds)
+
     with _stop_requests() as stop, display.session(total_steps, progress.global_step):
-        while progress.epoch < run.epochs and progress.global_step < total_steps:
+        while progress.epoch < run.epochs and within_budget():
             order = epoch_order(len(dataset), seed=run.seed, epoch=progress.epoch).to(device)
-            while progress.step_in_epoch < steps_per_epoch and progress.global_step < total_steps:
+            while progress.step_in_epoch < steps_per_epoch and within_budget():
                 first = progress.step_in_epoch * batch_size * k
                 batches = [dataset.batch(order[first + i * batch_size:first + (i + 1) * batch_size])
                            for i in range(k)]
@@ -170,7 +175,7 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
                         f"with `ganzoo train {config.variant} --out {run_dir.root} --resume`")
             log_step()
             if progress.step_in_epoch < steps_per_epoch:
-                break  # the step budget ended inside this epoch
+                break  # the step or time budget ended inside this epoch
             epoch_number = progress.epoch + 1
             progress.epoch += 1
             progress.step_in_epoch = 0
