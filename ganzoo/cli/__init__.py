@@ -19,7 +19,7 @@ from rich.markup import escape
 from ganzoo import __version__
 from ganzoo.errors import GanzooError, TrainingInterrupted
 
-SUBCOMMANDS = ("ganzoo.cli.train", "ganzoo.cli.sample", "ganzoo.cli.listing")
+SUBCOMMANDS = ("ganzoo.cli.train", "ganzoo.cli.sample", "ganzoo.cli.listing", "ganzoo.cli.bench")
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
