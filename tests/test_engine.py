@@ -1,0 +1,76 @@
+"""The training engine on real (tiny) runs: files, determinism, resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ganzoo.engine import train
+from ganzoo.errors import ConfigError, RunDirectoryError
+from ganzoo.reporting import ProgressDisplay
+
+QUIET = ProgressDisplay(quiet=True)
+
+
+def test_a_run_writes_everything_a_user_needs(tiny_config):
+    resolved = tiny_config(run={"epochs": 2, "checkpoint_every_epochs": 1})
+    result = train(resolved.config, display=QUIET)
+    out = result.out_dir
+    assert result.progress.global_step == 16 and result.progress.images_seen == 512
+    assert (out / "samples" / "epoch-0001.png").exists() and (out / "samples" / "epoch-0002.png").exists()
+    assert (out / "loss_curve.png").stat().st_size > 1000
+    assert (out / "generator.safetensors").exists() and (out / "checkpoints" / "last.safetensors").exists()
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["variant"] == "mlp" and saved["model"]["latent_dim"] == 100
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    steps = [line for line in lines if line["kind"] == "step"]
+    assert {"d_loss", "g_loss", "d_real", "d_fake", "images_per_s"} <= set(steps[0])
+    assert sum(line["kind"] == "epoch" for line in lines) == 2
+
+
+def test_same_seed_same_run_and_another_seed_differs(tiny_config, tmp_path):
+    first = train(tiny_config(run={"out_dir": str(tmp_path / "a")}).config, display=QUIET)
+    second = train(tiny_config(run={"out_dir": str(tmp_path / "b")}).config, display=QUIET)
+    third = train(tiny_config(run={"out_dir": str(tmp_path / "c"), "seed": 1}).config, display=QUIET)
+    a, b, c = (load_file(r.generator_path) for r in (first, second, third))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_resume_continues_to_the_same_weights(tiny_config, tmp_path):
+    straight = train(tiny_config(run={"out_dir": str(tmp_path / "straight"), "epochs": 2}).config, display=QUIET)
+    split = tmp_path / "split"
+    train(tiny_config(run={"out_dir": str(split), "epochs": 1}).config, display=QUIET)
+    resumed = train(tiny_config(run={"out_dir": str(split), "epochs": 2}).config, display=QUIET, resume=True)
+    assert resumed.progress.global_step == straight.progress.global_step
+    a, b = load_file(straight.checkpoint_path), load_file(resumed.checkpoint_path)
+    weights = [k for k in a if k.startswith(("state.generator", "state.discriminator", "state.g_optimizer"))]
+    assert weights and all(torch.equal(a[k], b[k]) for k in weights)
+
+
+def test_an_existing_run_is_never_overwritten_by_accident(tiny_config):
+    resolved = tiny_config(run={"max_steps": 1})
+    train(resolved.config, display=QUIET)
+    with pytest.raises(RunDirectoryError, match="already holds a run; pass --resume"):
+        train(resolved.config, display=QUIET)
+    train(resolved.config, display=QUIET, overwrite=True)
+
+
+def test_resume_refuses_changed_settings(tiny_config):
+    train(tiny_config(run={"max_steps": 2}).config, display=QUIET)
+    changed = tiny_config(run={"max_steps": 4}, optimizer={"lr": 0.1})
+    with pytest.raises(ConfigError, match=r"cannot resume .* \(optimizer\.lr\)"):
+        train(changed.config, display=QUIET, resume=True)
+
+
+def test_batch_larger_than_the_dataset_is_a_config_error(tiny_config):
+    with pytest.raises(ConfigError, match="lower --batch-size"):
+        train(tiny_config(run={"batch_size": 512}).config, display=QUIET)
+
+
+def test_bf16_autocast_runs_on_cpu(tiny_config):
+    result = train(tiny_config(run={"precision": "bf16", "max_steps": 2}).config, display=QUIET)
+    assert result.precision == "bf16" and all(torch.isfinite(torch.tensor(v)) for v in result.last_stats.values())

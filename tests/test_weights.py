@@ -1,0 +1,81 @@
+"""Generator weights: self-describing safetensors that rebuild the model on their own."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from ganzoo import load_generator
+from ganzoo.components import build_models
+from ganzoo.config import DataConfig
+from ganzoo.data import load_embedded_mnist
+from ganzoo.errors import PluginError, WeightsError
+from ganzoo.weights import read_generator_metadata, save_generator
+
+
+@pytest.fixture
+def weights_file(tmp_path, registry):
+    variant = registry.get("variant", "mlp")
+    options = variant.spec.config_model(latent_dim=16, generator_widths=[32, 64])
+    dataset = load_embedded_mnist(DataConfig(image_size=16, limit=64))
+    torch.manual_seed(0)
+    generator, _ = build_models(variant.spec, options, dataset)
+    path = tmp_path / "generator.safetensors"
+    save_generator(generator, path, variant="mlp", model_config=options.model_dump(), plugin=variant.plugin)
+    return path
+
+
+def test_metadata_says_how_to_rebuild(weights_file):
+    metadata = read_generator_metadata(weights_file)
+    assert metadata.variant == "mlp" and metadata.plugin == "ganzoo-mlp"
+    assert metadata.image_shape == (1, 16, 16) and metadata.latent_dim == 16 and metadata.num_classes is None
+    assert metadata.model_config_["generator_widths"] == [32, 64]
+
+
+def test_round_trip_in_a_fresh_process_gives_identical_samples(weights_file, tmp_path):
+    here = load_generator(weights_file, device="cpu").sample(8, seed=3)
+    assert here.shape == (8, 1, 16, 16) and here.min() >= -1 and here.max() <= 1
+    script = ("import sys, torch, ganzoo; g = ganzoo.load_generator(sys.argv[1], device='cpu'); "
+              "torch.save(g.sample(8, seed=3), sys.argv[2])")
+    subprocess.run([sys.executable, "-c", script, str(weights_file), str(tmp_path / "there.pt")], check=True)
+    there = torch.load(tmp_path / "there.pt")
+    assert torch.equal(here, there)
+    assert not torch.equal(here, load_generator(weights_file, device="cpu").sample(8, seed=4))
+
+
+def test_a_pickle_is_refused_without_unpickling(tmp_path):
+    path = tmp_path / "model.pt"
+    torch.save({"weight": torch.zeros(1)}, path)
+    with pytest.raises(WeightsError, match="pickle/PyTorch .pt file; ganzoo only loads safetensors"):
+        load_generator(path)
+
+
+def test_weights_that_do_not_fit_are_refused(weights_file, tmp_path):
+    from safetensors import safe_open
+
+    with safe_open(str(weights_file), "pt") as handle:
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+        metadata = handle.metadata()
+    first = next(iter(tensors))
+    wrong_shape = {**tensors, first: torch.zeros(3)}
+    save_file(wrong_shape, tmp_path / "shape.safetensors", metadata=metadata)
+    with pytest.raises(WeightsError, match=f"tensor '{first}' has shape \\(3,\\)"):
+        load_generator(tmp_path / "shape.safetensors")
+    save_file({**tensors, first: tensors[first] * float("nan")}, tmp_path / "nan.safetensors", metadata=metadata)
+    with pytest.raises(WeightsError, match="NaN or Inf"):
+        load_generator(tmp_path / "nan.safetensors")
+
+
+def test_a_variant_that_is_not_installed_names_the_plugin(weights_file, tmp_path):
+    from safetensors import safe_open
+
+    with safe_open(str(weights_file), "pt") as handle:
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+        metadata = {**handle.metadata(), "variant": "stylegan9", "plugin": "ganzoo-stylegan9"}
+    save_file(tensors, tmp_path / "other.safetensors", metadata=metadata)
+    with pytest.raises(PluginError, match="`pip install ganzoo-stylegan9`"):
+        load_generator(tmp_path / "other.safetensors")
