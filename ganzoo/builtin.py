@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ganzoo.data import load_embedded_mnist, load_image_folder, load_mnist
 from ganzoo.hookspecs import hookimpl
-from ganzoo.losses import BCEOptions, MinimaxLoss, NonSaturatingLoss
+from ganzoo.losses import (BCEOptions, HingeLoss, LeastSquaresLoss, LeastSquaresOptions, MinimaxLoss,
+                           NonSaturatingLoss)
 from ganzoo.specs import DatasetSpec, LossSpec, StrategySpec
 from ganzoo.strategies import AlternatingOptions, AlternatingStrategy
 
@@ -17,6 +18,9 @@ def ganzoo_register_losses() -> list[LossSpec]:
                  "original saturating game: G minimises log(1 - D(G(z)))"),
         LossSpec("non-saturating", NonSaturatingLoss, BCEOptions,
                  "BCE with logits; G maximises log D(G(z)); optional one-sided label smoothing"),
+        LossSpec("hinge", HingeLoss, description="hinge game (SAGAN, BigGAN): D margins at +-1, G maximises D(G(z))"),
+        LossSpec("least-squares", LeastSquaresLoss, LeastSquaresOptions,
+                 "LSGAN (Mao et al. 2017): squared error to targets a=0, b=1, c=1"),
     ]
 
 

@@ -57,3 +57,51 @@ class NonSaturatingLoss(Loss):
     def generator_loss(self, fake_logits: Tensor) -> Tensor:
         fake_logits = fake_logits.float()
         return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+class HingeLoss(Loss):
+    """The hinge game of SAGAN/BigGAN: D minimises relu(1 - D(x)) + relu(1 + D(G(z))), G minimises -D(G(z)).
+
+    The discriminator's outputs are margins, not logits of a probability, so ``statistics``
+    reports their raw means as ``d_real``/``d_fake``.
+    """
+
+    def __init__(self, options: object = None) -> None:
+        pass
+
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return F.relu(1.0 - real_logits.float()).mean() + F.relu(1.0 + fake_logits.float()).mean()
+
+    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+        return -fake_logits.float().mean()
+
+    def statistics(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+        return _raw_means(real_logits, fake_logits)
+
+
+class LeastSquaresOptions(StrictModel):
+    fake_target: float = Field(0.0, description="a: D's target for generated images")
+    real_target: float = Field(1.0, description="b: D's target for real images")
+    generator_target: float = Field(1.0, description="c: the value G wants D to output for its images")
+
+
+class LeastSquaresLoss(Loss):
+    """LSGAN (Mao et al. 2017) with the 0-1-1 coding: D minimises 1/2 (D(x) - b)^2 + 1/2 (D(G(z)) - a)^2,
+    G minimises 1/2 (D(G(z)) - c)^2. Outputs are regression scores, reported raw like the hinge loss's."""
+
+    def __init__(self, options: LeastSquaresOptions) -> None:
+        self.a, self.b, self.c = options.fake_target, options.real_target, options.generator_target
+
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return 0.5 * ((real_logits.float() - self.b).square().mean() + (fake_logits.float() - self.a).square().mean())
+
+    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+        return 0.5 * (fake_logits.float() - self.c).square().mean()
+
+    def statistics(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+        return _raw_means(real_logits, fake_logits)
+
+
+def _raw_means(real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+    """Mean discriminator outputs, for losses whose outputs are not logits of a probability."""
+    return {"d_real": real_logits.detach().float().mean(), "d_fake": fake_logits.detach().float().mean()}

@@ -1,0 +1,35 @@
+"""Registers ``cgan-mlp`` and ``cgan-dcgan``, the class-conditional MLP GAN and DCGAN."""
+
+from __future__ import annotations
+
+from ganzoo import VariantSpec, hookimpl
+from ganzoo_conditional.models import (ConditionalDCGANGenerator, ConditionalDCGANOptions,
+                                       ConditionalMLPDiscriminator, ConditionalMLPGenerator,
+                                       ConditionalMLPOptions, ProjectionDiscriminator)
+
+ADAM_GAN = {"loss": {"name": "non-saturating"}, "strategy": {"name": "alternating"},
+            "optimizer": {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}}
+
+
+@hookimpl
+def ganzoo_register_variants() -> list[VariantSpec]:
+    return [
+        VariantSpec(
+            name="cgan-mlp",
+            build_generator=ConditionalMLPGenerator,
+            build_discriminator=ConditionalMLPDiscriminator,
+            config_model=ConditionalMLPOptions,
+            description="conditional MLP GAN (Mirza & Osindero 2014): label embedding concatenated in G and D",
+            defaults=ADAM_GAN,
+            conditional=True,
+        ),
+        VariantSpec(
+            name="cgan-dcgan",
+            build_generator=ConditionalDCGANGenerator,
+            build_discriminator=ProjectionDiscriminator,
+            config_model=ConditionalDCGANOptions,
+            description="conditional DCGAN: label embedding in G, projection discriminator (Miyato & Koyama 2018)",
+            defaults=ADAM_GAN,
+            conditional=True,
+        ),
+    ]

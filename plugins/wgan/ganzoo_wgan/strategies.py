@@ -1,0 +1,103 @@
+"""The two ways of keeping the critic (roughly) 1-Lipschitz, as training strategies.
+
+Both train the critic ``n_critic`` times per generator update, each time on its own real batch
+(the engine hands over ``n_critic`` batches per step), as in Algorithm 1 of both papers.
+
+* ``wgan-clip`` (Arjovsky et al. 2017) clamps every critic parameter to [-c, c] after each update.
+* ``wgan-gp`` (Gulrajani et al. 2017) adds lambda * E[(||grad D(x_hat)||_2 - 1)^2] on random
+  interpolates x_hat between real and fake images. The penalty is computed in fp32 with autocast
+  switched off: its inner gradient would otherwise be taken in bf16/fp16, and under an fp16
+  GradScaler an unscaled half-precision inner gradient can underflow. Computed this way the
+  scaler only ever sees the final loss, which is exactly what ``Game.optimize`` scales.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from einops import rearrange
+from pydantic import Field
+from torch import Tensor, nn
+
+from ganzoo.config import StrictModel
+from ganzoo.errors import ConfigError
+from ganzoo.interfaces import Batch, Discriminator, Game, TrainingStrategy
+from ganzoo.strategies import discriminator_step, generator_step
+
+
+class ClipOptions(StrictModel):
+    n_critic: int = Field(5, ge=1, le=100, description="critic updates per generator update")
+    clip: float = Field(0.01, gt=0, le=10, description="critic parameters are clamped to [-clip, clip]")
+
+
+class GradientPenaltyOptions(StrictModel):
+    n_critic: int = Field(5, ge=1, le=100, description="critic updates per generator update")
+    gp_lambda: float = Field(10.0, ge=0, le=1e4, description="weight of the gradient penalty")
+
+
+class WeightClippingStrategy(TrainingStrategy):
+    def __init__(self, options: ClipOptions) -> None:
+        self.batches_per_step = options.n_critic
+        self.clip = options.clip
+
+    def step(self, game: Game, batches: Sequence[Batch]) -> dict[str, Tensor]:
+        for batch in batches:
+            d_loss, real_logits, fake_logits = discriminator_step(game, batch)
+            with torch.no_grad():
+                for parameter in game.discriminator.parameters():
+                    parameter.clamp_(-self.clip, self.clip)
+        g_loss = generator_step(game, batches[-1])
+        return {"d_loss": d_loss, "g_loss": g_loss, **game.loss.statistics(real_logits, fake_logits)}
+
+
+def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, labels: Tensor | None = None,
+                     *, mix: Tensor | None = None) -> Tensor:
+    """E[(||grad_x D(x_hat)||_2 - 1)^2] over x_hat = mix * real + (1 - mix) * fake, in fp32.
+
+    ``mix`` holds one weight per sample (uniform in [0, 1) when not given); the norm runs over
+    every non-batch dimension of each sample's gradient. The graph is kept so the penalty can be
+    backpropagated into the critic's weights.
+    """
+    real, fake = real.detach().float(), fake.detach().float()
+    if mix is None:
+        mix = torch.rand(real.shape[0], device=real.device)
+    mix = mix.float().reshape(-1, *([1] * (real.ndim - 1)))
+    interpolates = (mix * real + (1 - mix) * fake).requires_grad_(True)
+    with torch.autocast(real.device.type, enabled=False):
+        scores = critic(interpolates, labels).float()
+        (gradients,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
+    norms = rearrange(gradients, "b ... -> b (...)").norm(2, dim=1)
+    return (norms - 1).square().mean()
+
+
+class GradientPenaltyStrategy(TrainingStrategy):
+    def __init__(self, options: GradientPenaltyOptions) -> None:
+        self.batches_per_step = options.n_critic
+        self.gp_lambda = options.gp_lambda
+        self._checked: int | None = None
+
+    def step(self, game: Game, batches: Sequence[Batch]) -> dict[str, Tensor]:
+        self._check_critic(game.discriminator)
+        for batch in batches:
+            with game.autocast():
+                with torch.no_grad():  # the critic update needs no graph through G
+                    fake, labels = game.fake_batch(len(batch), batch.labels)
+                real_logits = game.discriminator(batch.images, batch.labels)
+                fake_logits = game.discriminator(fake.detach(), labels)
+            adversarial = game.loss.discriminator_loss(real_logits, fake_logits)
+            penalty = gradient_penalty(game.discriminator, batch.images, fake, labels)
+            d_loss = adversarial + self.gp_lambda * penalty
+            game.optimize(d_loss, game.d_optimizer)
+        g_loss = generator_step(game, batches[-1])
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss, "gradient_penalty": penalty.detach(),
+                **game.loss.statistics(real_logits.detach(), fake_logits.detach())}
+
+    def _check_critic(self, critic: Discriminator) -> None:
+        """BatchNorm couples the samples of a batch, so per-sample gradient norms are meaningless."""
+        if self._checked == id(critic):
+            return
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules()):
+            raise ConfigError("strategy 'wgan-gp' needs a critic without BatchNorm (the penalty is per sample); "
+                              "use variant wgan-gp or set model.discriminator_norm to 'layer' or 'none'")
+        self._checked = id(critic)
