@@ -33,6 +33,7 @@ class Progress:
     global_step: int = 0
     images_seen: int = 0
     elapsed_seconds: float = 0.0
+    rollbacks: int = 0
 
 
 def capture_rng_states() -> dict[str, Any]:

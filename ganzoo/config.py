@@ -84,6 +84,10 @@ class RunConfig(StrictModel):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     sample_every_epochs: int = Field(1, ge=0, description="0 disables sample grids")
     checkpoint_every_epochs: int = Field(5, ge=0, description="0 checkpoints only at the end")
+    checkpoint_every_steps: int = Field(0, ge=0, description="also checkpoint every N steps; 0 disables")
+    on_divergence: Literal["stop", "rollback"] = Field(
+        "stop", description="on a NaN/Inf loss or gradient: stop, or reload the last checkpoint and halve the lr")
+    max_rollbacks: int = Field(3, ge=1, le=100, description="give up after this many rollbacks")
     log_every_steps: int = Field(50, gt=0)
     num_fixed_samples: int = Field(64, gt=0, le=1024)
     channels_last: bool = False

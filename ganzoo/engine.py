@@ -25,6 +25,8 @@ from ganzoo.config import TrainConfig, describe_differences
 from ganzoo.errors import ConfigError, DivergenceError, TrainingInterrupted
 from ganzoo.interfaces import Game
 from ganzoo.data import epoch_order
+from ganzoo.divergence import (LR_FACTOR_ON_ROLLBACK, divergence_error, gradients_finite, learning_rates,
+                               set_learning_rates)
 from ganzoo.precision import Precision, resolve_device, resolve_precision
 from ganzoo.registry import Registry, get_registry
 from ganzoo.reporting import (MetricsLog, ProgressDisplay, StatTracker, Throughput, plot_loss_curve,
@@ -84,15 +86,19 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
     fixed_labels = (torch.arange(run.num_fixed_samples) % dataset.num_classes
                     if generator.num_classes is not None else None)
 
-    progress = Progress()
-    if resume:
-        state, progress, _ = load_checkpoint(run_dir.checkpoint)
+    def restore(state: dict[str, Any]) -> None:
+        """Put models, optimisers, scalers and every RNG back as a checkpoint holds them."""
         generator.load_state_dict(state["generator"])
         discriminator.load_state_dict(state["discriminator"])
         g_optimizer.load_state_dict(state["g_optimizer"])
         d_optimizer.load_state_dict(state["d_optimizer"])
         precision.load_state_dict(state["scalers"])
         restore_rng_states(state["rng"])
+
+    progress = Progress()
+    if resume:
+        state, progress, _ = load_checkpoint(run_dir.checkpoint)
+        restore(state)
         run_dir.truncate_metrics(progress.global_step)
         display.note(f"resuming {run_dir.root} at epoch {progress.epoch + 1}, step {progress.global_step}")
     run_dir.write_config(resolved.to_dict())
@@ -115,6 +121,8 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
         total_steps = min(total_steps, run.max_steps)
 
     def checkpoint() -> None:
+        check_finite()  # never save a diverged state: a rollback must land on a good one
+        progress.elapsed_seconds = time.perf_counter() - started
         state = {"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
                  "g_optimizer": g_optimizer.state_dict(), "d_optimizer": d_optimizer.state_dict(),
                  "scalers": precision.state_dict()}
@@ -129,9 +137,14 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
     last_stats: dict[str, float] = {}
     started = time.perf_counter() - progress.elapsed_seconds
 
+    def check_finite() -> None:
+        step = tracker.diverged_at()
+        if step is not None:
+            raise divergence_error(step, precision.mode, float(g_optimizer.param_groups[0]["lr"]), progress.rollbacks)
+
     def log_step() -> None:
         nonlocal last_stats
-        _check_finite(tracker, precision.mode)
+        check_finite()
         stats = tracker.flush()
         if not stats:
             return
@@ -147,7 +160,25 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
         return progress.global_step < total_steps and (
             run.max_seconds is None or time.perf_counter() - started < run.max_seconds)
 
-    with _stop_requests() as stop, display.session(total_steps, progress.global_step):
+    def roll_back(diverged: DivergenceError) -> None:
+        """``on_divergence = "rollback"``: reload the last good checkpoint, halve the learning rates."""
+        nonlocal progress, tracker
+        if run.on_divergence != "rollback" or progress.rollbacks >= run.max_rollbacks:
+            raise diverged
+        step = tracker.diverged_at()
+        rates = learning_rates((g_optimizer, d_optimizer))
+        state, restored, _ = load_checkpoint(run_dir.checkpoint)
+        restore(state)
+        restored.rollbacks = progress.rollbacks + 1
+        lr = set_learning_rates((g_optimizer, d_optimizer), rates, LR_FACTOR_ON_ROLLBACK)
+        progress, tracker = restored, StatTracker(device)
+        run_dir.truncate_metrics(progress.global_step)
+        throughput.reset(progress.images_seen)
+        display.note(f"diverged at step {step}: rolled back to step {progress.global_step} and halved the "
+                     f"learning rates (G lr now {lr:g}; rollback {progress.rollbacks} of {run.max_rollbacks})")
+
+    def run_epochs(stop: _StopRequest) -> None:
+        """Train from ``progress`` to the end of the budget; raises ``DivergenceError``."""
         while progress.epoch < run.epochs and within_budget():
             order = epoch_order(len(dataset), seed=run.seed, epoch=progress.epoch).to(device)
             while progress.step_in_epoch < steps_per_epoch and within_budget():
@@ -161,14 +192,15 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
                 progress.step_in_epoch += 1
                 progress.global_step += 1
                 progress.images_seen += batch_size * k
-                tracker.add(stats, progress.global_step)
+                tracker.add(stats, progress.global_step, gradients_finite((generator, discriminator), precision.mode))
                 display.update(epoch=progress.epoch + 1, epochs=run.epochs, step=progress.global_step)
                 if device.type == "cpu" or progress.global_step % run.log_every_steps == 0:
-                    _check_finite(tracker, precision.mode)
+                    check_finite()
                 if progress.global_step % run.log_every_steps == 0:
                     log_step()
+                if run.checkpoint_every_steps and progress.global_step % run.checkpoint_every_steps == 0:
+                    checkpoint()
                 if stop.requested:
-                    progress.elapsed_seconds = time.perf_counter() - started
                     checkpoint()
                     raise TrainingInterrupted(
                         f"stopped by {stop.requested} at step {progress.global_step}; checkpoint saved, continue "
@@ -188,7 +220,16 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
             if run.checkpoint_every_epochs and epoch_number % run.checkpoint_every_epochs == 0:
                 checkpoint()
 
-    progress.elapsed_seconds = time.perf_counter() - started
+    with _stop_requests() as stop, display.session(total_steps, progress.global_step):
+        if run.on_divergence == "rollback" and not resume:
+            checkpoint()  # something to roll back to before the first periodic checkpoint
+        while True:
+            try:
+                run_epochs(stop)
+                break
+            except DivergenceError as diverged:
+                roll_back(diverged)
+
     checkpoint()
     if run.sample_every_epochs and not run_dir.sample_grid(max(progress.epoch, 1)).exists():
         save_sample_grid(generator.sample(len(fixed_noise), latents=fixed_noise, labels=fixed_labels),
@@ -204,16 +245,6 @@ def _check_resumable(run_dir: RunDirectory, resolved: ResolvedConfig) -> None:
     if changed:
         raise ConfigError(f"cannot resume {str(run_dir.root)!r} with different settings ({', '.join(changed[:4])}); "
                           "resume with the original config, or start a new run with another --out")
-
-
-def _check_finite(tracker: StatTracker, precision_mode: str) -> None:
-    step = tracker.diverged_at()
-    if step is not None:
-        hint = "lower the learning rate"
-        if precision_mode != "fp32":
-            hint += f", try --precision fp32 (running {precision_mode})"
-        raise DivergenceError(f"training diverged at step {step}: the D or G loss became NaN/Inf; {hint}, "
-                              "or check the gradient penalty / clipping settings")
 
 
 def _maybe_compile(module: torch.nn.Module, mode: str) -> Any:

@@ -36,11 +36,14 @@ class StatTracker:
         self.count = 0
         self.first_nonfinite_step = torch.full((), -1, dtype=torch.long, device=device)
 
-    def add(self, stats: Mapping[str, Tensor], step: int) -> None:
+    def add(self, stats: Mapping[str, Tensor], step: int, grads_finite: Tensor | None = None) -> None:
+        """Accumulate one step; ``grads_finite`` (a device bool) joins the divergence record."""
         for name, value in stats.items():
             value = value.detach().float()
             self.sums[name] = self.sums[name] + value if name in self.sums else value.clone()
         finite = torch.isfinite(torch.stack([stats["d_loss"].float(), stats["g_loss"].float()])).all()
+        if grads_finite is not None:
+            finite = finite & grads_finite
         unseen = self.first_nonfinite_step < 0
         self.first_nonfinite_step = torch.where(unseen & ~finite, step, self.first_nonfinite_step)
         self.count += 1
