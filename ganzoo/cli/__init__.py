@@ -19,7 +19,8 @@ from rich.markup import escape
 from ganzoo import __version__
 from ganzoo.errors import GanzooError, TrainingInterrupted
 
-SUBCOMMANDS = ("ganzoo.cli.train", "ganzoo.cli.sample", "ganzoo.cli.listing", "ganzoo.cli.bench")
+SUBCOMMANDS = ("ganzoo.cli.train", "ganzoo.cli.sample", "ganzoo.cli.listing", "ganzoo.cli.bench",
+               "ganzoo.cli.interpolate")
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 

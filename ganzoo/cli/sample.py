@@ -6,10 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import torch
 from rich.console import Console
 from torchvision.utils import save_image
 
 from ganzoo.errors import ConfigError
+from ganzoo.interfaces import Generator
 from ganzoo.reporting import save_sample_grid
 from ganzoo.weights import load_generator
 
@@ -26,6 +28,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         help="one grid image (default) or one PNG per sample in --out")
     parser.add_argument("--nrow", type=int, default=8, help="images per grid row")
     parser.add_argument("--label", type=int, help="class to generate (conditional generators)")
+    parser.add_argument("--grid-by-class", action="store_true",
+                        help="one grid row per class, --nrow images each (conditional generators)")
     parser.set_defaults(handler=run)
 
 
@@ -35,6 +39,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.nrow <= 0:
         raise ConfigError(f"--nrow must be positive (got {args.nrow})")
     generator = load_generator(args.weights, device=args.device)
+    if args.grid_by_class:
+        return run_grid_by_class(args, generator, console)
     images = generator.sample(args.num, seed=args.seed, labels=args.label)
     if args.format == "grid":
         if args.out.suffix.lower() != ".png":
@@ -46,4 +52,21 @@ def run(args: argparse.Namespace, console: Console) -> int:
     for index, image in enumerate(images):
         save_image(image.cpu(), args.out / f"sample-{index:05d}.png", normalize=True, value_range=(-1, 1))
     console.print(f"wrote {args.num} PNG files to {args.out}/", soft_wrap=True)
+    return 0
+
+
+def run_grid_by_class(args: argparse.Namespace, generator: Generator, console: Console) -> int:
+    """Row k shows ``--nrow`` samples of class k, so classes can be compared at a glance."""
+    if generator.num_classes is None:
+        raise ConfigError("--grid-by-class needs a conditional generator (e.g. one trained with cgan-mlp); "
+                          "this one is unconditional")
+    if args.label is not None or args.format != "grid":
+        raise ConfigError("--grid-by-class draws every class into one grid; drop --label and --format png")
+    if args.out.suffix.lower() != ".png":
+        raise ConfigError(f"--out {str(args.out)!r} must end in .png")
+    labels = torch.arange(generator.num_classes).repeat_interleave(args.nrow)
+    images = generator.sample(len(labels), seed=args.seed, labels=labels)
+    save_sample_grid(images, args.out, nrow=args.nrow)
+    console.print(f"wrote {generator.num_classes} rows (one per class) of {args.nrow} samples to {args.out}",
+                  soft_wrap=True)
     return 0
