@@ -91,6 +91,7 @@ class RunConfig(StrictModel):
     log_every_steps: int = Field(50, gt=0)
     num_fixed_samples: int = Field(64, gt=0, le=1024)
     channels_last: bool = False
+    sync_batchnorm: bool = Field(False, description="SyncBatchNorm across DDP ranks (CUDA only)")
     compile: Literal["off", "default", "reduce-overhead", "max-autotune"] = "off"
 
     @field_validator("device")

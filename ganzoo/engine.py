@@ -25,6 +25,7 @@ from ganzoo.config import TrainConfig, describe_differences
 from ganzoo.errors import ConfigError, DivergenceError, TrainingInterrupted
 from ganzoo.interfaces import Game
 from ganzoo.data import epoch_order
+from ganzoo.distributed import Cluster
 from ganzoo.divergence import (LR_FACTOR_ON_ROLLBACK, divergence_error, gradients_finite, learning_rates,
                                set_learning_rates)
 from ganzoo.precision import Precision, resolve_device, resolve_precision
@@ -53,19 +54,24 @@ def seed_everything(seed: int) -> None:
 
 
 def train(config: TrainConfig, *, registry: Registry | None = None, display: ProgressDisplay | None = None,
-          resume: bool = False, overwrite: bool = False) -> RunResult:
-    """Train ``config``; with ``resume`` continue the run in ``config.run.out_dir`` exactly."""
+          resume: bool = False, overwrite: bool = False, cluster: Cluster | None = None) -> RunResult:
+    """Train ``config``; with ``resume`` continue the run in ``config.run.out_dir`` exactly.
+
+    With a distributed ``cluster`` (``ganzoo.distributed.session``) this process is one DDP rank:
+    ``run.batch_size`` is per rank, and only rank 0 writes files and the display.
+    """
+    cluster = cluster or Cluster()
     registry = registry or get_registry()
-    display = display or ProgressDisplay()
+    display = (display or ProgressDisplay()) if cluster.is_main else ProgressDisplay(quiet=True)
     run = config.run
     run_dir = RunDirectory(run.out_dir)
     resolved = resolve(config, registry)
     if resume:
         _check_resumable(run_dir, resolved)
-    else:
+    elif cluster.is_main:
         run_dir.claim(overwrite=overwrite)
 
-    device = resolve_device(run.device)
+    device = cluster.local_device(resolve_device(run.device))
     precision = Precision(device, resolve_precision(run.precision, device))
     seed_everything(run.seed)
 
@@ -99,30 +105,38 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
     if resume:
         state, progress, _ = load_checkpoint(run_dir.checkpoint)
         restore(state)
-        run_dir.truncate_metrics(progress.global_step)
+        if cluster.is_main:
+            run_dir.truncate_metrics(progress.global_step)
         display.note(f"resuming {run_dir.root} at epoch {progress.epoch + 1}, step {progress.global_step}")
-    run_dir.write_config(resolved.to_dict())
+    if cluster.is_main:
+        run_dir.write_config(resolved.to_dict())
 
     game = Game(
-        generator=_maybe_compile(generator, run.compile),
-        discriminator=_maybe_compile(discriminator, run.compile),
+        generator=cluster.wrap(_maybe_compile(generator, run.compile), device, sync_batchnorm=run.sync_batchnorm),
+        discriminator=cluster.wrap(_maybe_compile(discriminator, run.compile), device,
+                                   sync_batchnorm=run.sync_batchnorm),
         loss=build_loss(resolved, registry),
         g_optimizer=g_optimizer, d_optimizer=d_optimizer,
         autocast=precision.autocast, optimize=precision.optimize,
     )
 
     batch_size, k = run.batch_size, strategy.batches_per_step
-    steps_per_epoch = len(dataset) // (batch_size * k)
+    global_batch = batch_size * cluster.world_size  # what one step of all ranks together trains on
+    steps_per_epoch = len(dataset) // (global_batch * k)
     if steps_per_epoch == 0:
-        raise ConfigError(f"batch size {batch_size} x {k} batches per step needs at least {batch_size * k} images, "
+        raise ConfigError(f"batch size {global_batch} x {k} batches per step needs at least {global_batch * k} images, "
                           f"dataset {dataset.name!r} has {len(dataset)}; lower --batch-size")
     total_steps = run.epochs * steps_per_epoch
     if run.max_steps is not None:
         total_steps = min(total_steps, run.max_steps)
+    if cluster.distributed:
+        display.note(cluster.describe(batch_size, config.optimizer.lr, d_lr))
 
     def checkpoint() -> None:
         check_finite()  # never save a diverged state: a rollback must land on a good one
         progress.elapsed_seconds = time.perf_counter() - started
+        if not cluster.is_main:
+            return
         state = {"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
                  "g_optimizer": g_optimizer.state_dict(), "d_optimizer": d_optimizer.state_dict(),
                  "scalers": precision.state_dict()}
@@ -150,15 +164,16 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
             return
         last_stats = stats
         rate = throughput.measure(progress.images_seen)
-        metrics.write("step", epoch=progress.epoch + 1, step=progress.global_step, images=progress.images_seen,
-                      elapsed_s=round(time.perf_counter() - started, 3), images_per_s=round(rate, 1), **stats)
+        if cluster.is_main:
+            metrics.write("step", epoch=progress.epoch + 1, step=progress.global_step, images=progress.images_seen,
+                          elapsed_s=round(time.perf_counter() - started, 3), images_per_s=round(rate, 1), **stats)
         display.update(epoch=progress.epoch + 1, epochs=run.epochs, step=progress.global_step, stats=stats,
                        images_per_second=rate)
 
     def within_budget() -> bool:
         """Step and time budgets; training time is cumulative over resumes (``elapsed_seconds``)."""
         return progress.global_step < total_steps and (
-            run.max_seconds is None or time.perf_counter() - started < run.max_seconds)
+            run.max_seconds is None or not cluster.any(time.perf_counter() - started >= run.max_seconds))
 
     def roll_back(diverged: DivergenceError) -> None:
         """``on_divergence = "rollback"``: reload the last good checkpoint, halve the learning rates."""
@@ -172,7 +187,8 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
         restored.rollbacks = progress.rollbacks + 1
         lr = set_learning_rates((g_optimizer, d_optimizer), rates, LR_FACTOR_ON_ROLLBACK)
         progress, tracker = restored, StatTracker(device)
-        run_dir.truncate_metrics(progress.global_step)
+        if cluster.is_main:
+            run_dir.truncate_metrics(progress.global_step)
         throughput.reset(progress.images_seen)
         display.note(f"diverged at step {step}: rolled back to step {progress.global_step} and halved the "
                      f"learning rates (G lr now {lr:g}; rollback {progress.rollbacks} of {run.max_rollbacks})")
@@ -180,7 +196,8 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
     def run_epochs(stop: _StopRequest) -> None:
         """Train from ``progress`` to the end of the budget; raises ``DivergenceError``."""
         while progress.epoch < run.epochs and within_budget():
-            order = epoch_order(len(dataset), seed=run.seed, epoch=progress.epoch).to(device)
+            order = epoch_order(len(dataset), seed=run.seed, epoch=progress.epoch)
+            order = cluster.shard(order, batch_size).to(device)
             while progress.step_in_epoch < steps_per_epoch and within_budget():
                 first = progress.step_in_epoch * batch_size * k
                 batches = [dataset.batch(order[first + i * batch_size:first + (i + 1) * batch_size])
@@ -191,7 +208,7 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
                 stats = strategy.step(game, batches)
                 progress.step_in_epoch += 1
                 progress.global_step += 1
-                progress.images_seen += batch_size * k
+                progress.images_seen += global_batch * k
                 tracker.add(stats, progress.global_step, gradients_finite((generator, discriminator), precision.mode))
                 display.update(epoch=progress.epoch + 1, epochs=run.epochs, step=progress.global_step)
                 if device.type == "cpu" or progress.global_step % run.log_every_steps == 0:
@@ -200,7 +217,7 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
                     log_step()
                 if run.checkpoint_every_steps and progress.global_step % run.checkpoint_every_steps == 0:
                     checkpoint()
-                if stop.requested:
+                if cluster.any(stop.requested is not None):  # every rank stops at the same step
                     checkpoint()
                     raise TrainingInterrupted(
                         f"stopped by {stop.requested} at step {progress.global_step}; checkpoint saved, continue "
@@ -212,11 +229,12 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
             progress.epoch += 1
             progress.step_in_epoch = 0
             progress.elapsed_seconds = time.perf_counter() - started
-            if run.sample_every_epochs and epoch_number % run.sample_every_epochs == 0:
+            if cluster.is_main and run.sample_every_epochs and epoch_number % run.sample_every_epochs == 0:
                 save_sample_grid(generator.sample(len(fixed_noise), latents=fixed_noise, labels=fixed_labels),
                                  run_dir.sample_grid(epoch_number))
-            metrics.write("epoch", epoch=epoch_number, step=progress.global_step, images=progress.images_seen,
-                          elapsed_s=round(progress.elapsed_seconds, 3), **last_stats)
+            if cluster.is_main:
+                metrics.write("epoch", epoch=epoch_number, step=progress.global_step, images=progress.images_seen,
+                              elapsed_s=round(progress.elapsed_seconds, 3), **last_stats)
             if run.checkpoint_every_epochs and epoch_number % run.checkpoint_every_epochs == 0:
                 checkpoint()
 
@@ -231,10 +249,11 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
                 roll_back(diverged)
 
     checkpoint()
-    if run.sample_every_epochs and not run_dir.sample_grid(max(progress.epoch, 1)).exists():
+    if cluster.is_main and run.sample_every_epochs and not run_dir.sample_grid(max(progress.epoch, 1)).exists():
         save_sample_grid(generator.sample(len(fixed_noise), latents=fixed_noise, labels=fixed_labels),
                          run_dir.sample_grid(max(progress.epoch, 1)))
-    plot_loss_curve(metrics.read("step"), run_dir.loss_curve)
+    if cluster.is_main:
+        plot_loss_curve(metrics.read("step"), run_dir.loss_curve)
     return RunResult(run_dir.root, run_dir.generator, run_dir.checkpoint, progress, str(device), precision.mode,
                      last_stats)
 

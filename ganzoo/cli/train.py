@@ -10,6 +10,7 @@ from rich.console import Console
 
 from ganzoo.components import build_config
 from ganzoo.config import load_config_file, merge_layers, parse_set_items
+from ganzoo.distributed import launch, launched_by_torchrun, session
 from ganzoo.engine import train
 from ganzoo.registry import get_registry
 from ganzoo.reporting import ProgressDisplay, format_stats
@@ -22,7 +23,7 @@ FLAG_KEYS = {
     "loss": "loss.name", "strategy": "strategy.name", "lr": "optimizer.lr",
     "epochs": "run.epochs", "max_steps": "run.max_steps", "batch_size": "run.batch_size",
     "device": "run.device", "precision": "run.precision", "seed": "run.seed", "out": "run.out_dir",
-    "channels_last": "run.channels_last", "compile": "run.compile",
+    "channels_last": "run.channels_last", "compile": "run.compile", "sync_batchnorm": "run.sync_batchnorm",
 }
 
 
@@ -50,6 +51,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels-last", action="store_true", default=None, help="channels_last memory format")
     parser.add_argument("--compile", choices=["off", "default", "reduce-overhead", "max-autotune"],
                         help="torch.compile mode for G and D")
+    parser.add_argument("--nproc", type=int, metavar="N",
+                        help="train with DDP on N processes of this machine (launches torchrun; see docs/distributed.md)")
+    parser.add_argument("--sync-batchnorm", action="store_true", default=None,
+                        help="synchronise BatchNorm statistics across DDP ranks (CUDA)")
     parser.add_argument("--set", dest="set_items", action="append", default=[], metavar="KEY=VALUE",
                         help="set any config value, e.g. --set loss.options.real_label=0.9 (repeatable)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -78,8 +83,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if variant:
         layers.insert(0, {"run": {"out_dir": f"runs/{variant}"}})
     resolved = build_config(layers, registry)
+    if args.nproc is not None and not launched_by_torchrun():
+        return launch(args.nproc, args.argv)  # each rank comes back here through torchrun
     display = ProgressDisplay(console=console, quiet=args.quiet)
-    result = train(resolved.config, registry=registry, display=display, resume=args.resume, overwrite=args.overwrite)
+    with session(resolved.config.run.device) as cluster:
+        result = train(resolved.config, registry=registry, display=display, resume=args.resume,
+                       overwrite=args.overwrite, cluster=cluster)
+    if not cluster.is_main:
+        return 0  # rank 0 reports
     progress = result.progress
     minutes, seconds = divmod(progress.elapsed_seconds, 60)
     console.print(f"trained [bold]{resolved.config.variant}[/] for {progress.global_step} steps "
