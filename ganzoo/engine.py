@@ -69,7 +69,7 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
     if resume:
         _check_resumable(run_dir, resolved)
     elif cluster.is_main:
-        run_dir.claim(overwrite=overwrite)
+        run_dir.check_claim(overwrite=overwrite)
 
     device = cluster.local_device(resolve_device(run.device))
     precision = Precision(device, resolve_precision(run.precision, device))
@@ -108,8 +108,6 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
         if cluster.is_main:
             run_dir.truncate_metrics(progress.global_step)
         display.note(f"resuming {run_dir.root} at epoch {progress.epoch + 1}, step {progress.global_step}")
-    if cluster.is_main:
-        run_dir.write_config(resolved.to_dict())
 
     game = Game(
         generator=cluster.wrap(_maybe_compile(generator, run.compile), device, sync_batchnorm=run.sync_batchnorm),
@@ -129,6 +127,11 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
     total_steps = run.epochs * steps_per_epoch
     if run.max_steps is not None:
         total_steps = min(total_steps, run.max_steps)
+    if cluster.is_main:
+        if not resume:
+            run_dir.claim(overwrite=overwrite)  # only now: a run that fails to start clobbers nothing
+        run_dir.discard_partial_writes()
+        run_dir.write_config(resolved.to_dict())
     if cluster.distributed:
         display.note(cluster.describe(batch_size, config.optimizer.lr, d_lr))
 

@@ -55,19 +55,29 @@ class RunDirectory:
     def holds_run(self) -> bool:
         return self.config.exists() or self.checkpoint.exists()
 
-    def claim(self, *, overwrite: bool) -> None:
-        """Make the directory ready for a new run, never clobbering one by accident."""
+    def check_claim(self, *, overwrite: bool) -> None:
+        """Refuse now, before any work, what ``claim`` would refuse later; changes nothing."""
         if self.root.exists() and not self.root.is_dir():
             raise RunDirectoryError(f"output path {str(self.root)!r} is a file; choose another --out")
+        if self.holds_run() and not overwrite:
+            raise RunDirectoryError(f"{str(self.root)!r} already holds a run; pass --resume to continue it, "
+                                    "--overwrite to replace it, or choose another --out")
+
+    def claim(self, *, overwrite: bool) -> None:
+        """Make the directory ready for a new run, never clobbering one by accident."""
+        self.check_claim(overwrite=overwrite)
         if self.holds_run():
-            if not overwrite:
-                raise RunDirectoryError(f"{str(self.root)!r} already holds a run; pass --resume to continue it, "
-                                        "--overwrite to replace it, or choose another --out")
             for path in (self.config, self.metrics, self.generator, self.loss_curve):
                 path.unlink(missing_ok=True)
             shutil.rmtree(self.samples, ignore_errors=True)
             shutil.rmtree(self.checkpoint.parent, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
+
+    def discard_partial_writes(self) -> None:
+        """Remove temporary files a killed process left mid-write (the real files are intact)."""
+        for folder in (self.root, self.checkpoint.parent):
+            for temporary in folder.glob(".*.tmp-*"):
+                temporary.unlink(missing_ok=True)
 
     def read_config(self) -> dict[str, Any]:
         if not self.checkpoint.exists():
