@@ -12,6 +12,7 @@ from ganzoo.components import build_config
 from ganzoo.config import load_config_file, merge_layers, parse_set_items
 from ganzoo.distributed import launch, launched_by_torchrun, session
 from ganzoo.engine import train
+from ganzoo.errors import ConfigError
 from ganzoo.registry import get_registry
 from ganzoo.reporting import ProgressDisplay, format_stats
 from ganzoo.rundir import RunDirectory
@@ -73,6 +74,9 @@ def flag_layer(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    if args.resume and args.overwrite:
+        raise ConfigError("--resume and --overwrite contradict each other: --resume continues the run in --out, "
+                          "--overwrite replaces it; pass only one")
     registry = get_registry()
     file_layer = load_config_file(args.config) if args.config else {}
     flags = flag_layer(args)
