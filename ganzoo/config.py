@@ -93,6 +93,11 @@ class RunConfig(StrictModel):
     channels_last: bool = False
     sync_batchnorm: bool = Field(False, description="SyncBatchNorm across DDP ranks (CUDA only)")
     compile: Literal["off", "default", "reduce-overhead", "max-autotune"] = "off"
+    eval_every_epochs: int = Field(0, ge=0, description="evaluate every N epochs and keep checkpoints/best; 0 disables")
+    eval_metric: Literal["fid", "kid", "is", "precision", "recall", "classes_covered", "coverage_kl", "confidence",
+                         "cond_accuracy"] = Field("fid", description="the metric that picks the best checkpoint")
+    eval_num_samples: int = Field(2000, ge=10, le=100_000, description="generated samples per evaluation")
+    eval_backbone: Literal["mnist-classifier", "inception"] = "mnist-classifier"
 
     @field_validator("device")
     @classmethod

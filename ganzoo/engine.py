@@ -24,6 +24,7 @@ from ganzoo.components import (ResolvedConfig, build_dataset, build_loss, build_
 from ganzoo.config import TrainConfig, describe_differences
 from ganzoo.errors import ConfigError, DivergenceError, TrainingInterrupted
 from ganzoo.interfaces import Game
+from ganzoo.metrics.during_training import evaluate_for_best_checkpoint, evaluation_due
 from ganzoo.data import epoch_order
 from ganzoo.distributed import Cluster
 from ganzoo.divergence import (LR_FACTOR_ON_ROLLBACK, divergence_error, gradients_finite, learning_rates,
@@ -135,7 +136,7 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
     if cluster.distributed:
         display.note(cluster.describe(batch_size, config.optimizer.lr, d_lr))
 
-    def checkpoint() -> None:
+    def checkpoint(best: bool = False) -> None:
         check_finite()  # never save a diverged state: a rollback must land on a good one
         progress.elapsed_seconds = time.perf_counter() - started
         if not cluster.is_main:
@@ -143,9 +144,11 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
         state = {"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
                  "g_optimizer": g_optimizer.state_dict(), "d_optimizer": d_optimizer.state_dict(),
                  "scalers": precision.state_dict()}
-        save_checkpoint(run_dir.checkpoint, state=state, progress=progress, config=resolved.to_dict())
-        save_generator(generator, run_dir.generator, variant=config.variant, model_config=resolved.to_dict()["model"],
-                       plugin=variant.plugin, class_names=dataset.class_names if generator.num_classes else None)
+        save_checkpoint(run_dir.best_checkpoint if best else run_dir.checkpoint, state=state, progress=progress,
+                        config=resolved.to_dict())
+        save_generator(generator, run_dir.best_generator if best else run_dir.generator, variant=config.variant,
+                       model_config=resolved.to_dict()["model"], plugin=variant.plugin,
+                       class_names=dataset.class_names if generator.num_classes else None)
 
     metrics = MetricsLog(run_dir.metrics)
     tracker = StatTracker(device)
@@ -240,6 +243,9 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
                               elapsed_s=round(progress.elapsed_seconds, 3), **last_stats)
             if run.checkpoint_every_epochs and epoch_number % run.checkpoint_every_epochs == 0:
                 checkpoint()
+            if cluster.is_main and evaluation_due(run, epoch_number) and evaluate_for_best_checkpoint(
+                    generator, dataset, run, metrics, epoch=epoch_number, step=progress.global_step, note=display.note):
+                checkpoint(best=True)
 
     with _stop_requests() as stop, display.session(total_steps, progress.global_step):
         if run.on_divergence == "rollback" and not resume:

@@ -7,6 +7,8 @@
     OUT/samples/epoch-0001.png       the fixed noise batch, every epoch
     OUT/checkpoints/last.safetensors full training state for --resume
     OUT/generator.safetensors        the generator alone, for sampling (ganzoo sample/eval)
+    OUT/checkpoints/best.safetensors and OUT/generator-best.safetensors: the same at the best
+                                     evaluation so far, when run.eval_every_epochs is set
     OUT/loss_curve.png               D and G losses against steps
 """
 
@@ -46,6 +48,15 @@ class RunDirectory:
         return self.root / "generator.safetensors"
 
     @property
+    def best_checkpoint(self) -> Path:
+        """Training state at the best evaluation so far (``run.eval_every_epochs``)."""
+        return self.root / "checkpoints" / "best.safetensors"
+
+    @property
+    def best_generator(self) -> Path:
+        return self.root / "generator-best.safetensors"
+
+    @property
     def loss_curve(self) -> Path:
         return self.root / "loss_curve.png"
 
@@ -67,7 +78,7 @@ class RunDirectory:
         """Make the directory ready for a new run, never clobbering one by accident."""
         self.check_claim(overwrite=overwrite)
         if self.holds_run():
-            for path in (self.config, self.metrics, self.generator, self.loss_curve):
+            for path in (self.config, self.metrics, self.generator, self.best_generator, self.loss_curve):
                 path.unlink(missing_ok=True)
             shutil.rmtree(self.samples, ignore_errors=True)
             shutil.rmtree(self.checkpoint.parent, ignore_errors=True)

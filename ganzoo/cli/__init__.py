@@ -20,7 +20,7 @@ from ganzoo import __version__
 from ganzoo.errors import GanzooError, TrainingInterrupted
 
 SUBCOMMANDS = ("ganzoo.cli.train", "ganzoo.cli.sample", "ganzoo.cli.listing", "ganzoo.cli.bench",
-               "ganzoo.cli.interpolate")
+               "ganzoo.cli.evaluate", "ganzoo.cli.interpolate")
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 

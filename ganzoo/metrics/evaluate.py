@@ -1,0 +1,198 @@
+"""``ganzoo.evaluate``: a generator against real data, on each backbone, beside a real-vs-real baseline.
+
+The protocol: ``num_samples`` generated images (default 10,000; latents from ``seed``; balanced
+labels for conditional generators), quantised to 8 bits as if saved to PNG, against the real
+set (all of it by default) at the generator's resolution. Every number comes with the same
+metric computed between two disjoint halves of the real set, so "perfect" is visible beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torchmetrics
+from torch import Tensor
+
+from ganzoo import __version__
+from ganzoo.config import DataConfig
+from ganzoo.data import MNIST_CLASSES, ImageDataset, prepare, to_uint8
+from ganzoo.errors import ConfigError
+from ganzoo.interfaces import Generator
+from ganzoo.metrics import coverage as coverage_metrics
+from ganzoo.metrics import feature_metrics, precision_recall
+from ganzoo.metrics.backbones import BACKBONES, Backbone, BackboneUnavailable, Embedding, load_backbone
+from ganzoo.metrics.reference import Reference, load_reference
+from ganzoo.metrics.result import (DEFAULT_METRICS, DEFAULT_NUM_SAMPLES, METRIC_GROUPS, EvaluationResult,
+                                   MetricValue)
+from ganzoo.precision import resolve_device
+from ganzoo.registry import Registry, get_registry
+
+Values = dict[str, tuple[float, float | None]]
+
+
+def evaluate(generator: Generator, dataset: ImageDataset | str = "mnist-embedded",
+             metrics: Sequence[str] | str = DEFAULT_METRICS, *,
+             backbones: Sequence[str | Backbone] | str | None = None,
+             num_samples: int = DEFAULT_NUM_SAMPLES, num_real: int | None = None, seed: int = 0,
+             split: str | None = None, data_root: Path | None = None, baseline: bool = True,
+             inception_weights: Path | None = None, cache_root: Path | None = None, batch_size: int = 500,
+             device: str | torch.device | None = None, registry: Registry | None = None,
+             note: Callable[[str], None] | None = None) -> EvaluationResult:
+    """Evaluate ``generator`` against ``dataset`` (an ``ImageDataset`` or a registered dataset name).
+
+    ``metrics`` picks groups from ``fid, kid, is, pr, coverage, accuracy``; ``backbones`` defaults
+    to ``mnist-classifier`` and ``inception`` for MNIST-like data, ``inception`` otherwise. A
+    backbone whose weights are missing is skipped with a one-line note (passed to ``note`` too).
+    """
+    groups = _parse_list(metrics, METRIC_GROUPS, "metric")
+    if num_samples < 2:
+        raise ConfigError(f"num_samples must be at least 2 (got {num_samples})")
+    device = resolve_device(device) if isinstance(device, str) else (device or generator.device)
+    generator = generator.to(device)
+    real, split = _real_dataset(dataset, generator, split, data_root, registry)
+    is_mnist = real.class_names == MNIST_CLASSES and real.image_shape[0] == 1
+    chosen = _choose_backbones(backbones, is_mnist)
+    fakes, requested = generate_uint8(generator, num_samples, seed=seed, batch_size=batch_size)
+
+    values: list[MetricValue] = []
+    notes: list[str] = []
+    details: dict[str, Any] = {}
+    backbone_protocol: dict[str, Any] = {}
+    for choice in chosen:
+        try:
+            backbone = choice if isinstance(choice, Backbone) else load_backbone(
+                choice, device, inception_weights=inception_weights)
+        except BackboneUnavailable as exc:
+            notes.append(str(exc))
+            if note:
+                note(str(exc))
+            continue
+        reference = load_reference(real, split, backbone, num_real=num_real, batch_size=batch_size, root=cache_root)
+        fake = backbone.embed(fakes, batch_size)
+        name = backbone.name
+        measured = compute_metrics(groups, backbone, reference.embedding, reference.labels, fake, requested, seed,
+                                   details.setdefault(name, {}), is_mnist)
+        baselines = real_vs_real(groups, backbone, reference, seed, is_mnist) if baseline else {}
+        for metric, (value, std) in measured.items():
+            values.append(MetricValue(metric, name, value, baselines.get(metric, (None,))[0], std))
+        backbone_protocol[name] = {"fingerprint": backbone.fingerprint, "feature_dim": int(fake.features.shape[1]),
+                                   "reference_cache": reference.cache, "reference_file": str(reference.path)}
+    num_reference = len(real) if num_real is None else min(num_real, len(real))
+    protocol = {
+        "backbones": backbone_protocol, "metrics": list(groups),
+        "num_generated": num_samples, "num_real": num_reference,
+        "real_dataset": real.name, "real_split": split, "resolution": list(generator.image_shape),
+        "seed": seed, "generated_labels": "balanced (i mod classes)" if requested is not None else None,
+        "quantisation": "generated images rounded to uint8, like the real ones",
+        "baseline": (f"real vs real: two disjoint halves of the {num_reference} real samples"
+                     if baseline else None),
+        "precision_recall_k": precision_recall.DEFAULT_K, "kid_subsets": feature_metrics.KID_SUBSETS,
+        "kid_subset_size": feature_metrics.KID_SUBSET_SIZE, "is_splits": feature_metrics.IS_SPLITS,
+        "coverage_threshold": coverage_metrics.COVERED_SHARE, "device": str(device),
+        "ganzoo_version": __version__, "torchmetrics_version": torchmetrics.__version__,
+        "torch_version": torch.__version__,
+    }
+    return EvaluationResult(values, protocol, details, notes)
+
+
+def compute_metrics(groups: Sequence[str], backbone: Backbone, real: Embedding, real_labels: Tensor | None,
+                    fake: Embedding, requested: Tensor | None, seed: int, details: dict[str, Any],
+                    is_mnist: bool) -> Values:
+    """Every metric of ``groups`` this backbone can give, as name -> (value, std or None)."""
+    values: Values = {}
+    if "fid" in groups:
+        values["fid"] = (feature_metrics.frechet_distance(real.features, fake.features), None)
+    if "kid" in groups:
+        values["kid"] = feature_metrics.kernel_distance(real.features, fake.features, seed=seed)
+    if "is" in groups and fake.logits is not None:
+        values["is"] = feature_metrics.inception_score(fake.logits, seed=seed)
+    if "pr" in groups:
+        precision, recall = precision_recall.precision_recall(real.features, fake.features)
+        values["precision"], values["recall"] = (precision, None), (recall, None)
+    classifier_ready = backbone.has_classes and is_mnist and real_labels is not None and fake.logits is not None
+    if "coverage" in groups and classifier_ready:
+        assert fake.logits is not None and real_labels is not None
+        coverage = coverage_metrics.mode_coverage(fake.logits, real_labels)
+        values["classes_covered"] = (float(coverage.classes_covered), None)
+        values["coverage_kl"] = (coverage.kl_to_real, None)
+        values["confidence"] = (coverage.confidence, None)
+        details["class_histogram"] = coverage.histogram
+    if "accuracy" in groups and classifier_ready and requested is not None:
+        assert fake.logits is not None
+        values["cond_accuracy"] = (coverage_metrics.conditional_accuracy(fake.logits, requested), None)
+    return values
+
+
+def real_vs_real(groups: Sequence[str], backbone: Backbone, reference: Reference, seed: int,
+                 is_mnist: bool) -> Values:
+    """The same metrics between two disjoint halves of the real set; cached beside the reference."""
+    cached = reference.read_baseline()
+    key = f"seed{seed}"
+    wanted = [group for group in groups if group not in cached.get(key, {}).get("groups", [])]
+    if wanted:
+        first, second = reference.halves()
+        measured = compute_metrics(wanted, backbone, first.embedding, first.labels, second.embedding,
+                                   second.labels, seed, {}, is_mnist)
+        entry = cached.setdefault(key, {"groups": [], "values": {}})
+        entry["groups"] = sorted(set(entry["groups"]) | set(wanted))
+        entry["values"].update({name: list(value) for name, value in measured.items()})
+        reference.write_baseline(cached)
+    return {name: (value[0], value[1]) for name, value in cached[key]["values"].items()}
+
+
+@torch.no_grad()
+def generate_uint8(generator: Generator, n: int, *, seed: int, batch_size: int = 500) -> tuple[Tensor, Tensor | None]:
+    """``n`` samples as uint8 on the CPU, and the balanced labels a conditional generator was given."""
+    cpu_rng = torch.Generator().manual_seed(seed)
+    latents = generator.sample_latents(n, generator=cpu_rng, device="cpu")
+    labels = None if generator.num_classes is None else torch.arange(n) % generator.num_classes
+    chunks = []
+    for start in range(0, n, batch_size):
+        chunk_labels = None if labels is None else labels[start:start + batch_size]
+        images = generator.sample(len(latents[start:start + batch_size]), latents=latents[start:start + batch_size],
+                                  labels=chunk_labels, batch_size=batch_size)
+        chunks.append(to_uint8(images).cpu())
+    return torch.cat(chunks), labels
+
+
+def _real_dataset(dataset: ImageDataset | str, generator: Generator, split: str | None, data_root: Path | None,
+                  registry: Registry | None) -> tuple[ImageDataset, str]:
+    """The real images at the generator's resolution and channels, and the split they come from."""
+    channels, height, width = generator.image_shape
+    if height != width:
+        raise ConfigError(f"evaluation needs square images; the generator makes {height}x{width}")
+    config = DataConfig(image_size=height, channels=channels)
+    if isinstance(dataset, str):
+        config = config.model_copy(update={"name": dataset, "root": data_root, "split": split or "train"})
+        spec = (registry or get_registry()).dataset(dataset)
+        real = spec.factory(config)
+    else:
+        real = dataset if dataset.image_shape == generator.image_shape else prepare(dataset, config)
+    if real.image_shape != generator.image_shape:
+        raise ConfigError(f"real images are {real.image_shape}, the generator makes {generator.image_shape}; "
+                          "evaluate against data of the same resolution and channels")
+    recorded_split = "test" if real.name == "mnist-embedded" else (split or "unspecified")
+    return real, recorded_split
+
+
+def _choose_backbones(backbones: Sequence[str | Backbone] | str | None, is_mnist: bool) -> list[str | Backbone]:
+    """Names or ready ``Backbone`` objects; by default both backbones for MNIST, Inception otherwise."""
+    if backbones is None:
+        return ["mnist-classifier", "inception"] if is_mnist else ["inception"]
+    if isinstance(backbones, str):
+        return list(_parse_list(backbones, BACKBONES, "backbone"))
+    objects = [b for b in backbones if isinstance(b, Backbone)]
+    names = [b for b in backbones if isinstance(b, str)]
+    return [*objects, *(_parse_list(names, BACKBONES, "backbone") if names or not objects else [])]
+
+
+def _parse_list(value: Sequence[str] | str, allowed: Sequence[str], kind: str) -> list[str]:
+    items = [item.strip() for item in (value.split(",") if isinstance(value, str) else value) if item.strip()]
+    unknown = [item for item in items if item not in allowed]
+    if unknown or not items:
+        raise ConfigError(f"unknown {kind} {', '.join(map(repr, unknown)) or '(none given)'}; "
+                          f"choose from {', '.join(allowed)}")
+    return list(dict.fromkeys(items))

@@ -1,0 +1,67 @@
+"""What an evaluation returns: every number with its real-vs-real baseline, and the protocol.
+
+A metric value means little without how it was measured, so the protocol (backbones and their
+fingerprints, sample counts, real data and split, resolution, seed, library versions) travels
+with every result, in Python and in the JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ganzoo.safe_state import atomic_write_bytes
+
+METRIC_GROUPS = ("fid", "kid", "is", "pr", "coverage", "accuracy")
+"""What ``metrics=`` selects. ``pr`` gives precision and recall; ``coverage`` gives classes covered,
+KL to the real class distribution and classifier confidence; ``accuracy`` is conditional accuracy
+(conditional generators only). ``coverage`` and ``accuracy`` need the ``mnist-classifier``."""
+DEFAULT_METRICS = METRIC_GROUPS
+DEFAULT_NUM_SAMPLES = 10_000
+
+LOWER_IS_BETTER = {"fid": True, "kid": True, "is": False, "precision": False, "recall": False,
+                   "classes_covered": False, "coverage_kl": True, "confidence": False, "cond_accuracy": False}
+"""Every metric name a result can hold, and its direction (used to keep the best checkpoint)."""
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One number: ``name`` on ``backbone``, its spread where it has one, and the real-vs-real baseline."""
+
+    name: str
+    backbone: str
+    value: float
+    baseline: float | None = None
+    std: float | None = None
+
+    @property
+    def lower_is_better(self) -> bool:
+        return LOWER_IS_BETTER[self.name]
+
+
+@dataclass
+class EvaluationResult:
+    """All metric values, the protocol they were measured under, and notes (e.g. skipped backbones)."""
+
+    values: list[MetricValue]
+    protocol: dict[str, Any]
+    details: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def get(self, name: str, backbone: str | None = None) -> MetricValue:
+        """The value of metric ``name`` (on ``backbone``, or the first backbone that has it)."""
+        for value in self.values:
+            if value.name == name and (backbone is None or value.backbone == backbone):
+                return value
+        where = f" on backbone {backbone!r}" if backbone else ""
+        raise KeyError(f"no metric {name!r}{where} in this result; have {[v.name for v in self.values]}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"protocol": self.protocol,
+                "metrics": [{**asdict(v), "lower_is_better": v.lower_is_better} for v in self.values],
+                "details": self.details, "notes": self.notes}
+
+    def write_json(self, path: Path) -> None:
+        atomic_write_bytes((json.dumps(self.to_dict(), indent=2) + "\n").encode(), Path(path))
