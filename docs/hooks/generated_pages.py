@@ -90,7 +90,7 @@ def render_components() -> str:
         lines += [f"## {title}", "", "| name | plugin | description |", "| --- | --- | --- |"]
         for name in registry.names(kind):
             entry = registry.components[kind][name]
-            link = f"[`{name}`](#{_anchor(name)})" if kind != "dataset" else f"`{name}`"
+            link = f"[`{name}`](#{_anchor(kind, name)})" if kind != "dataset" else f"`{name}`"
             lines.append(f"| {link} | {entry.plugin.distribution} {entry.plugin.version} | "
                          f"{_cell(entry.spec.description)} |")
         lines.append("")
@@ -103,7 +103,7 @@ def render_components() -> str:
 
 def _component_section(entry: Any) -> list[str]:
     spec = entry.spec
-    lines = [f"### {spec.name}", "", f"{_sentence(spec.description)}",
+    lines = [f"### {spec.name} {{#{_anchor(entry.kind, spec.name)}}}", "", f"{_sentence(spec.description)}",
              "", f"Provided by **{entry.plugin.distribution}** {entry.plugin.version}."]
     defaults = getattr(spec, "defaults", None)
     if defaults:
@@ -140,9 +140,11 @@ def _short(value: Any) -> str:
     return str(value)
 
 
-def _anchor(name: str) -> str:
-    """The id MkDocs' toc extension gives the heading ``### {name}``."""
-    return re.sub(r"[^\w\- ]", "", name).strip().lower().replace(" ", "-")
+def _anchor(kind: str, name: str) -> str:
+    """A component's heading id: the bare name for variants (``variants.md#dcgan``, linked from
+    the README), prefixed by kind otherwise, since a strategy may share its variant's name."""
+    slug = re.sub(r"[^\w\-]", "-", name).lower()
+    return slug if kind == "variant" else f"{kind}-{slug}"
 
 
 def _cell(text: str) -> str:
