@@ -25,7 +25,7 @@ from pydantic import BaseModel
 log = logging.getLogger("mkdocs.hooks.ganzoo")
 
 MARKER = re.compile(r"^<!-- ganzoo:([a-z-]+) -->$", re.MULTILINE)
-HELP_WIDTH = 100
+HELP_WIDTH = 80  # what fits a code block of the theme without scrolling
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
