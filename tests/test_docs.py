@@ -31,7 +31,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # of this build and would only clutter the failure message.
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(DOCS.parent / "mkdocs.yml"),
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(DOCS / "mkdocs.yml"),
          "--site-dir", str(out)],
         capture_output=True, text=True, env=env, timeout=600)
     log = result.stdout + result.stderr

@@ -1,6 +1,6 @@
 """Evaluation: FID, KID, IS, precision/recall, mode coverage and conditional accuracy.
 
-``evaluate(generator, dataset, metrics=...)`` is the entry point; see ``docs/evaluation.md`` for
+``evaluate(generator, dataset, metrics=...)`` is the entry point; see ``docs/pages/getting-started.md`` for
 the protocol. Metrics are computed with torchmetrics over features from a backbone: the shipped
 ``mnist-classifier`` or the standard FID ``inception`` (when its weights are provided).
 
