@@ -24,6 +24,10 @@ _TENSOR = "__tensor__"
 _ITEMS = "__items__"
 _TUPLE = "__tuple__"
 PICKLE_MAGIC = (b"PK\x03\x04", b"\x80")  # torch.save's zip container, raw pickle protocol >= 2
+# A safetensors file is an 8-byte little-endian header length, then a JSON header: byte 8 is "{".
+# The pickle magic can also be the first byte of a header length (any length = 0x80 mod 256), so
+# only a file whose header does not open like JSON is taken for a pickle.
+_HEADER_START = b"{"
 
 
 def flatten_state(state: Any) -> tuple[dict[str, torch.Tensor], str]:
@@ -125,16 +129,34 @@ def check_safetensors_file(path: Path, what: str) -> None:
     if path.is_dir():
         raise WeightsError(f"{what} {str(path)!r} is a directory; give the .safetensors file inside it")
     with open(path, "rb") as handle:
-        head = handle.read(8)
-    if head.startswith(PICKLE_MAGIC):
+        head = handle.read(9)
+    if head.startswith(PICKLE_MAGIC) and head[8:9] != _HEADER_START:
         raise WeightsError(f"{what} {str(path)!r} is a pickle/PyTorch .pt file; ganzoo only loads safetensors "
                            "and never unpickles (convert it with safetensors.torch.save_file in a trusted session)")
     if len(head) < 8:
         raise WeightsError(f"{what} {str(path)!r} is truncated ({len(head)} bytes); re-create or re-download it")
-    header_length = int.from_bytes(head, "little")
-    if header_length > min(path.stat().st_size - 8, 100 * 1024 * 1024):
+    header_length = int.from_bytes(head[:8], "little")
+    size = path.stat().st_size
+    if header_length > min(size - 8, 100 * 1024 * 1024):
         raise WeightsError(f"{what} {str(path)!r} has a header length of {header_length} bytes that does not "
                            "fit the file; it is truncated or corrupt, re-create or re-download it")
+    promised = 8 + header_length + _data_length(path, header_length)
+    if promised > size:
+        raise WeightsError(f"{what} {str(path)!r} is truncated or corrupt: its header promises {promised} bytes, "
+                           f"the file has {size}; re-create or re-download it")
+
+
+def _data_length(path: Path, header_length: int) -> int:
+    """How many data bytes the header's tensors span (0 when the header is unreadable: safetensors
+    itself then names the problem)."""
+    with open(path, "rb") as handle:
+        handle.seek(8)
+        try:
+            header = json.loads(handle.read(header_length))
+            return max((int(entry["data_offsets"][1]) for name, entry in header.items() if name != "__metadata__"),
+                       default=0)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            return 0
 
 
 def _first_line(exc: BaseException) -> str:

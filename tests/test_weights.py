@@ -54,6 +54,24 @@ def test_a_pickle_is_refused_without_unpickling(tmp_path):
         load_generator(path)
 
 
+def test_a_safetensors_header_length_that_starts_like_a_pickle_still_loads(weights_file, tmp_path):
+    """A header length of 0x80 mod 256 puts pickle's magic byte first; the JSON after it decides."""
+    from safetensors import safe_open
+
+    with safe_open(str(weights_file), "pt") as handle:
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        metadata = handle.metadata()
+    for padding in range(256):
+        path = tmp_path / "padded.safetensors"
+        save_file(tensors, path, metadata={**metadata, "padding": "x" * padding})
+        if path.read_bytes()[0] == 0x80:
+            break
+    else:
+        pytest.fail("no padding gave a header length of 0x80 mod 256")
+    assert torch.equal(load_generator(path, device="cpu").sample(2, seed=0),
+                       load_generator(weights_file, device="cpu").sample(2, seed=0))
+
+
 def test_weights_that_do_not_fit_are_refused(weights_file, tmp_path):
     from safetensors import safe_open
 
