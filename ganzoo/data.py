@@ -12,10 +12,10 @@ import gzip
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
-from torchvision.transforms.v2 import functional as TF
 
 from ganzoo.config import DataConfig
 from ganzoo.errors import DataError
@@ -97,14 +97,23 @@ def prepare(dataset: ImageDataset, config: DataConfig) -> ImageDataset:
     return replace(dataset, images=images.contiguous(), labels=labels)
 
 
+def _transforms() -> Any:
+    """torchvision's tensor transforms, imported on first use: importing torchvision costs seconds
+    (it loads torch._dynamo), which every CLI call that fails early or only lists would pay."""
+    from torchvision.transforms.v2 import functional
+
+    return functional
+
+
 def _convert_channels(images: Tensor, channels: int) -> Tensor:
     if channels == 3:
         return images.expand(-1, 3, -1, -1)
-    return TF.rgb_to_grayscale(images, num_output_channels=1)
+    return _transforms().rgb_to_grayscale(images, num_output_channels=1)
 
 
 def _resize_square(images: Tensor, size: int, chunk: int = 4096) -> Tensor:
     """Resize the shorter side to ``size`` (antialiased) and centre-crop to a square."""
+    TF = _transforms()
     resized = [TF.center_crop(TF.resize(part, [size], antialias=True), [size, size])
                for part in images.split(chunk)]
     return torch.cat(resized)
@@ -187,6 +196,7 @@ def load_image_folder(config: DataConfig) -> ImageDataset:
         raise DataError(f"no images found in {str(root)!r} ({exc}); expected DIR/CLASS/IMAGE files "
                         "such as .png or .jpg") from None
     size = config.image_size
+    TF = _transforms()
     images = []
     for path, _ in folder.samples:
         try:

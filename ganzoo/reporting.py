@@ -13,7 +13,6 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor
-from torchvision.utils import save_image
 
 STAT_LABELS = {"d_loss": "D", "g_loss": "G", "d_real": "D(x)", "d_fake": "D(G(z))", "wasserstein": "W"}
 
@@ -86,7 +85,10 @@ class MetricsLog:
 
 
 def save_sample_grid(images: Tensor, path: Path, nrow: int = 8) -> None:
-    """Images in [-1, 1] as one PNG grid (torchvision's ``make_grid`` layout)."""
+    """Images in [-1, 1] as one PNG grid (torchvision's ``make_grid`` layout; one image is saved
+    as itself, with no padding)."""
+    from torchvision.utils import save_image  # imported on use: torchvision takes seconds to import
+
     path.parent.mkdir(parents=True, exist_ok=True)
     save_image(images.detach().float().cpu(), path, nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
 

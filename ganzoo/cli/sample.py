@@ -8,7 +8,6 @@ from typing import Any
 
 import torch
 from rich.console import Console
-from torchvision.utils import save_image
 
 from ganzoo.errors import ConfigError
 from ganzoo.interfaces import Generator
@@ -50,7 +49,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     for index, image in enumerate(images):
-        save_image(image.cpu(), args.out / f"sample-{index:05d}.png", normalize=True, value_range=(-1, 1))
+        save_sample_grid(image.unsqueeze(0), args.out / f"sample-{index:05d}.png")
     console.print(f"wrote {args.num} PNG files to {args.out}/", soft_wrap=True)
     return 0
 
