@@ -22,13 +22,17 @@ class ConfigError(GanzooError):
 class UnknownNameError(ConfigError):
     """A variant, loss, strategy or dataset name that no installed plugin provides."""
 
-    def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
+    def __init__(self, kind: str, name: str, known: Iterable[str], broken: Iterable[str] = ()) -> None:
         known = sorted(known)
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else (
             f"known {kind}s: {', '.join(known) or 'none'}"
         )
-        super().__init__(f"unknown {kind} {name!r}; {hint} (run `ganzoo list` to see every {kind})")
+        # A name that a broken plugin would have provided looks unknown; say so, or users hunt typos.
+        broken = sorted(broken)
+        also = (f"; plugins that failed to load: {', '.join(map(repr, broken))} (`ganzoo list` says why)"
+                if broken else f" (run `ganzoo list` to see every {kind})")
+        super().__init__(f"unknown {kind} {name!r}; {hint}{also}")
         self.kind, self.name, self.suggestions = kind, name, close
 
 

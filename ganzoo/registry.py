@@ -46,11 +46,14 @@ class Registered:
 
 @dataclass(frozen=True)
 class PluginProblem:
-    plugin: str
+    """Why one plugin (or one of its hooks) contributes nothing; the rest of the registry works."""
+
+    plugin: PluginInfo
     message: str
 
     def __str__(self) -> str:
-        return f"plugin {self.plugin!r}: {self.message}"
+        return (f"plugin {self.plugin.name!r} ({self.plugin.distribution} {self.plugin.version}): {self.message}; "
+                f"fix or uninstall {self.plugin.distribution}")
 
 
 class Registry:
@@ -73,17 +76,17 @@ class Registry:
         else:
             table[spec.name] = Registered(kind, spec, plugin)
             return
-        names = " and ".join(repr(p.distribution) for p in self.conflicts[key])
-        self.problems.append(PluginProblem(plugin.name, f"{kind} {spec.name!r} is registered by both {names}"))
+        names = " and ".join(sorted(repr(p.distribution) for p in self.conflicts[key]))
+        self.problems.append(PluginProblem(plugin, f"{kind} {spec.name!r} is registered by both {names}"))
 
     def get(self, kind: str, name: str) -> Registered:
         if (kind, name) in self.conflicts:
-            names = " and ".join(repr(p.distribution) for p in self.conflicts[(kind, name)])
+            names = " and ".join(sorted(repr(p.distribution) for p in self.conflicts[(kind, name)]))
             raise PluginError(f"{kind} {name!r} is registered by both {names}; uninstall one of them")
         try:
             return self.components[kind][name]
         except KeyError:
-            raise UnknownNameError(kind, name, self.components[kind]) from None
+            raise UnknownNameError(kind, name, self.components[kind], broken=[p.plugin.name for p in self.problems]) from None
 
     def variant(self, name: str) -> VariantSpec:
         return self.get("variant", name).spec
@@ -118,7 +121,7 @@ def build_registry(extra_plugins: Iterable[tuple[Any, PluginInfo]] = (),
         try:
             pm.register(plugin, name=info.name)
         except Exception as exc:  # pluggy validates hook names and signatures here
-            registry.problems.append(PluginProblem(info.name, f"cannot be registered: {_why(exc)}"))
+            registry.problems.append(PluginProblem(info, f"cannot be registered: {_why(exc)}"))
             continue
         infos[info.name] = info
     for kind, hook_name in _HOOK_FOR_KIND.items():
@@ -137,20 +140,19 @@ def _entry_point_plugins(registry: Registry) -> Iterable[tuple[Any, PluginInfo]]
         try:
             yield entry_point.load(), info
         except Exception as exc:
-            registry.problems.append(PluginProblem(
-                info.name, f"failed to import {entry_point.value!r} ({info.distribution}): {_why(exc)}"))
+            registry.problems.append(PluginProblem(info, f"failed to import {entry_point.value!r}: {_why(exc)}"))
 
 
 def _call_hook(impl: pluggy.HookImpl, kind: str, info: PluginInfo, registry: Registry) -> list[Any]:
     try:
         result = impl.function()
     except Exception as exc:
-        registry.problems.append(PluginProblem(info.name, f"{impl.function.__name__}() raised {_why(exc)}"))
+        registry.problems.append(PluginProblem(info, f"{impl.function.__name__}() raised {_why(exc)}"))
         return []
     expected = SPEC_TYPES[kind]
     if not isinstance(result, (list, tuple)) or not all(isinstance(s, expected) for s in result):
         registry.problems.append(PluginProblem(
-            info.name, f"{impl.function.__name__}() must return a list of {expected.__name__}, "
+            info, f"{impl.function.__name__}() must return a list of {expected.__name__}, "
                        f"got {_describe(result)}"))
         return []
     return list(result)

@@ -37,7 +37,7 @@ class _Impostor:
 
 def test_a_name_registered_twice_names_both_plugins():
     _, registry = build_registry([(_Impostor(), PluginInfo("impostor", "ganzoo-impostor", "9.9"))])
-    with pytest.raises(PluginError, match="'ganzoo-mlp' and 'ganzoo-impostor'"):
+    with pytest.raises(PluginError, match="'ganzoo-impostor' and 'ganzoo-mlp'"):
         registry.variant("mlp")
     assert any("ganzoo-impostor" in str(problem) for problem in registry.problems)
     assert registry.loss("non-saturating")  # the rest keeps working
@@ -74,6 +74,6 @@ def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_load(tmp_path, m
     _install_fake_distribution(tmp_path, "broken_on_import", "raise ImportError('needs libfoo')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     _, registry = build_registry()
-    problem = next(p for p in registry.problems if p.plugin == "broken_on_import")
+    problem = next(p for p in registry.problems if p.plugin.name == "broken_on_import")
     assert "failed to import" in problem.message and "needs libfoo" in problem.message
     assert "mlp" in registry.names("variant")

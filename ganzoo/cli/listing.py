@@ -32,5 +32,5 @@ def run(args: argparse.Namespace, console: Console) -> int:
             table.add_row(name, entry.plugin.distribution, entry.plugin.version, escape(entry.spec.description))
         console.print(table)
     for problem in registry.problems:
-        console.print(f"[red]broken plugin[/] {escape(str(problem))}", soft_wrap=True)
+        console.print(f"[red]broken:[/] {escape(str(problem))}", soft_wrap=True)
     return 0
