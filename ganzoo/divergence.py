@@ -28,14 +28,20 @@ LR_FACTOR_ON_ROLLBACK = 0.5
 def gradients_finite(modules: Iterable[nn.Module], precision_mode: str) -> Tensor | None:
     """A 0-dim bool tensor on the device saying whether every current gradient is finite.
 
-    One fused max-abs reduction over the gradients, no host sync. ``None`` under fp16, where
-    the GradScaler expects (and skips) overflowing steps while it finds its loss scale.
+    No host sync. On accelerators one fused max-abs reduction (``_foreach_norm``). On the CPU
+    the max-abs reduction is about ten times slower than a sum (over 10% of an MLP GAN step),
+    so each gradient is summed instead: a sum is NaN/Inf whenever an element is, and a sum of
+    finite fp32 gradients overflows only if they are near 1e38, which is divergence anyway.
+    ``None`` under fp16, where the GradScaler expects (and skips) overflowing steps while it
+    finds its loss scale.
     """
     if precision_mode == "fp16":
         return None
     grads = [p.grad for module in modules for p in module.parameters() if p.grad is not None]
     if not grads:
         return None
+    if grads[0].device.type == "cpu":
+        return torch.isfinite(torch.stack([grad.sum() for grad in grads])).all()
     return torch.isfinite(torch.nn.utils.get_total_norm(grads, norm_type=float("inf")))
 
 

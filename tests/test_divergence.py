@@ -20,6 +20,7 @@ from torch import Tensor
 from ganzoo import LossSpec, hookimpl
 from ganzoo.checkpoints import load_checkpoint
 from ganzoo.components import build_config
+from ganzoo.divergence import gradients_finite
 from ganzoo.engine import train
 from ganzoo.errors import DivergenceError
 from ganzoo.losses import BCEOptions, NonSaturatingLoss
@@ -100,3 +101,14 @@ def test_rollback_gives_up_after_max_rollbacks(poisoned_registry: Registry, tmp_
                      max_rollbacks=2)
     with pytest.raises(DivergenceError, match="after 2 rollbacks that halved the learning rate"):
         train(config, registry=poisoned_registry, display=ProgressDisplay(quiet=True))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_any_nonfinite_gradient_element_is_caught_and_huge_finite_ones_are_not(bad: float) -> None:
+    module = torch.nn.Linear(4, 3)
+    module(torch.ones(2, 4)).sum().backward()
+    module.weight.grad[0] = 1e30  # large, finite: no false alarm
+    assert bool(gradients_finite([module], "fp32"))
+    module.weight.grad[1, 2] = bad
+    assert not bool(gradients_finite([module], "fp32"))
+    assert gradients_finite([module], "fp16") is None  # the GradScaler owns overflow under fp16
