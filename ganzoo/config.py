@@ -16,10 +16,10 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ganzoo.errors import ConfigError
 
@@ -71,6 +71,17 @@ class OptimizerConfig(StrictModel):
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
+def _known_device(device: str) -> str:
+    if not DEVICE_PATTERN.match(device):
+        raise ValueError("must be auto, cpu, mps, cuda or cuda:N")
+    return device
+
+
+DeviceName = Annotated[str, AfterValidator(_known_device)]
+"""A device as users write it: auto, cpu, mps, cuda or cuda:N (shared by every config that takes one)."""
+PrecisionName = Literal["auto", "fp32", "bf16", "fp16"]
+
+
 class RunConfig(StrictModel):
     """How long to train, where, and what to write."""
 
@@ -80,8 +91,8 @@ class RunConfig(StrictModel):
     max_steps: int | None = Field(None, gt=0, description="stop after this many steps (a budget)")
     max_seconds: float | None = Field(None, gt=0, description="stop after this much training time (a budget)")
     batch_size: int = Field(64, gt=0, le=65_536)
-    device: str = "auto"
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    device: DeviceName = "auto"
+    precision: PrecisionName = "auto"
     sample_every_epochs: int = Field(1, ge=0, description="0 disables sample grids")
     checkpoint_every_epochs: int = Field(5, ge=0, description="0 checkpoints only at the end")
     checkpoint_every_steps: int = Field(0, ge=0, description="also checkpoint every N steps; 0 disables")
@@ -98,13 +109,6 @@ class RunConfig(StrictModel):
                          "cond_accuracy"] = Field("fid", description="the metric that picks the best checkpoint")
     eval_num_samples: int = Field(2000, ge=10, le=100_000, description="generated samples per evaluation")
     eval_backbone: Literal["mnist-classifier", "inception"] = "mnist-classifier"
-
-    @field_validator("device")
-    @classmethod
-    def _known_device(cls, device: str) -> str:
-        if not DEVICE_PATTERN.match(device):
-            raise ValueError("must be auto, cpu, mps, cuda or cuda:N")
-        return device
 
 
 class TrainConfig(StrictModel):
@@ -147,7 +151,8 @@ def load_config_file(path: Path) -> dict[str, Any]:
             raise ConfigError(f"config file {str(path)!r} must end in .toml, .yaml, .yml or .json")
     except (tomllib.TOMLDecodeError, yaml.YAMLError, json.JSONDecodeError) as exc:
         first_line = str(exc).splitlines()[0]
-        raise ConfigError(f"config file {str(path)!r} is not valid {path.suffix[1:].upper()}: {first_line}") from None
+        raise ConfigError(f"config file {str(path)!r} is not valid {path.suffix[1:].upper()}: {first_line}; "
+                          "fix the file") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a table of settings, not {type(data).__name__}")
     return data
@@ -218,7 +223,7 @@ def format_validation_error(exc: ValidationError, model: type[BaseModel], where:
         message = error["msg"].removeprefix("Value error, ")
         shown = error.get("input")
         got = "" if isinstance(shown, (dict, BaseModel)) or shown is None else f" (got {shown!r})"
-        problems.append(f"{location or 'config'}: {message}{got}")
+        problems.append(f"{location}: {message}{got}" if location else f"{message}{got}")  # model-wide checks
     return "invalid config: " + "; ".join(problems) + "; fix it in the config file or on the command line"
 
 
