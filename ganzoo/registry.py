@@ -50,10 +50,11 @@ class PluginProblem:
 
     plugin: PluginInfo
     message: str
+    fix: str | None = None  # what to do; by default, fix or uninstall the plugin's distribution
 
     def __str__(self) -> str:
-        return (f"plugin {self.plugin.name!r} ({self.plugin.distribution} {self.plugin.version}): {self.message}; "
-                f"fix or uninstall {self.plugin.distribution}")
+        fix = self.fix or f"fix or uninstall {self.plugin.distribution}"
+        return f"plugin {self.plugin.name!r} ({self.plugin.distribution} {self.plugin.version}): {self.message}; {fix}"
 
 
 class Registry:
@@ -77,7 +78,8 @@ class Registry:
             table[spec.name] = Registered(kind, spec, plugin)
             return
         names = " and ".join(sorted(repr(p.distribution) for p in self.conflicts[key]))
-        self.problems.append(PluginProblem(plugin, f"{kind} {spec.name!r} is registered by both {names}"))
+        self.problems.append(PluginProblem(plugin, f"{kind} {spec.name!r} is registered by both {names}",
+                                           fix="uninstall one of them"))
 
     def get(self, kind: str, name: str) -> Registered:
         if (kind, name) in self.conflicts:

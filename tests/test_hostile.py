@@ -1,0 +1,478 @@
+"""Hostile and broken input through the real ``ganzoo`` command: one clear line, exit code 2,
+no traceback, and every file that was there before is unchanged (nothing written, nothing
+clobbered).
+
+Each case is a small scene built in its own directory (a corrupt weights file, a config with
+a typo, an image folder of text files, a run already in ``--out``) plus the command line a user
+would type there. The cases run through the real ``ganzoo.cli.main`` (the plugin cases as real
+``python -m ganzoo`` processes, since they need their own PYTHONPATH);
+``docs/pages/reliability-cases.md``, the table on the reliability page, is these very outputs:
+``python tests/test_hostile.py > docs/pages/reliability-cases.md`` writes it again, and a test
+checks that it still lists every case with the line the case expects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import pickle
+import shutil
+import struct
+import subprocess
+import sys
+import textwrap
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+FAST = ["--limit", "64", "--image-size", "16", "--batch-size", "32", "--epochs", "1", "--device", "cpu", "--quiet"]
+SAMPLE = ["--out", "samples.png", "--device", "cpu"]
+MARKER = "UNPICKLED"  # a pickle payload would create this file if anything ever unpickled it
+
+
+@dataclass(frozen=True)
+class Case:
+    """One hostile scene: what is on disk, what the user types, what the one line must say."""
+
+    id: str
+    area: str
+    args: list[str]
+    expect: str
+    setup: Callable[[Path], None] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    exit_code: int = 2  # 0: the command must still work and name the problem on stdout (``ganzoo list``)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+    changed: list[str]
+
+
+# -- scenes ------------------------------------------------------------------------------------
+
+
+def _generator_file(path: Path) -> None:
+    """A real, valid MLP generator file (untrained: training is not the point here)."""
+    from ganzoo.registry import get_registry
+    from ganzoo.weights import save_generator
+
+    variant = get_registry().get("variant", "mlp")
+    options = variant.spec.config_model(latent_dim=8, generator_widths=[16], discriminator_widths=[16])
+    torch.manual_seed(0)
+    generator = variant.spec.build_generator(options, (1, 8, 8), None)
+    save_generator(generator, path, variant="mlp", model_config=options.model_dump(mode="json"),
+                   plugin=variant.plugin)
+
+
+def _valid(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    _generator_file(directory / "valid.safetensors")
+    with safe_open(str(directory / "valid.safetensors"), "pt") as handle:
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        metadata = handle.metadata()
+    (directory / "valid.safetensors").unlink()
+    return tensors, metadata
+
+
+def weights(edit: Callable[[dict[str, torch.Tensor], dict[str, str]], None]) -> Callable[[Path], None]:
+    """A generator file whose tensors or metadata ``edit`` has tampered with."""
+
+    def setup(directory: Path) -> None:
+        tensors, metadata = _valid(directory)
+        edit(tensors, metadata)
+        save_file(tensors, directory / "w.safetensors", metadata=metadata)
+    return setup
+
+
+def raw_bytes(make: Callable[[bytes], bytes]) -> Callable[[Path], None]:
+    """A weights file whose bytes ``make`` derives from a valid file's bytes."""
+
+    def setup(directory: Path) -> None:
+        _generator_file(directory / "valid.safetensors")
+        data = (directory / "valid.safetensors").read_bytes()
+        (directory / "valid.safetensors").unlink()
+        (directory / "w.safetensors").write_bytes(make(data))
+    return setup
+
+
+def _lying_header(data: bytes) -> bytes:
+    """The header claims the first tensor is 1000x larger than the bytes that follow."""
+    length = struct.unpack("<Q", data[:8])[0]
+    header = data[8:8 + length].decode()
+    start = header.index('"data_offsets":[') + len('"data_offsets":[')
+    first, _, rest = header[start:].partition(",")
+    end = rest.partition("]")[0]
+    header = header[:start] + f"{first},{int(end) * 1000}" + header[start + len(first) + 1 + len(end):]
+    encoded = header.encode().ljust(length)
+    return struct.pack("<Q", len(encoded)) + encoded + data[8 + length:]
+
+
+class _Payload:
+    """Unpickling this creates the marker file: proof that something ran a pickle."""
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (MARKER, "w"))
+
+
+def pickled(directory: Path) -> None:
+    (directory / "w.safetensors").write_bytes(pickle.dumps({"weight": _Payload()}, protocol=4))
+
+
+def torch_saved(directory: Path) -> None:
+    torch.save({"net.0.weight": torch.zeros(16, 8), "payload": _Payload()}, directory / "w.pt")
+
+
+def existing_run(directory: Path) -> None:
+    """A finished tiny run in ./run, made once per session and copied into each scene."""
+    shutil.copytree(_TEMPLATE_RUN, directory / "run")
+
+
+def corrupt_checkpoint(directory: Path) -> None:
+    existing_run(directory)
+    checkpoint = directory / "run" / "checkpoints" / "last.safetensors"
+    checkpoint.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+
+
+def text_file(name: str, content: str) -> Callable[[Path], None]:
+    def setup(directory: Path) -> None:
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text(textwrap.dedent(content))
+    return setup
+
+
+def folder_of(files: dict[str, bytes]) -> Callable[[Path], None]:
+    def setup(directory: Path) -> None:
+        for name, content in files.items():
+            (directory / name).parent.mkdir(parents=True, exist_ok=True)
+            (directory / name).write_bytes(content)
+        (directory / "images").mkdir(exist_ok=True)
+    return setup
+
+
+def fake_plugin(distribution: str, module_source: str) -> Callable[[Path], None]:
+    """A real installed distribution (dist-info with an entry point) in ./site for PYTHONPATH."""
+
+    def setup(directory: Path) -> None:
+        module = distribution.replace("-", "_") + "_plugin"
+        info = directory / "site" / f"{distribution.replace('-', '_')}-0.1.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: 0.1\n")
+        (info / "entry_points.txt").write_text(f"[ganzoo]\n{distribution} = {module}\n")
+        (directory / "site" / f"{module}.py").write_text(textwrap.dedent(module_source))
+    return setup
+
+
+PLUGIN_SITE = {"PYTHONPATH": "site"}
+RAISES_ON_IMPORT = "raise RuntimeError('this plugin is broken on purpose')\n"
+TAKES_MLP = """
+    from ganzoo import VariantSpec, hookimpl
+
+    @hookimpl
+    def ganzoo_register_variants():
+        return [VariantSpec(name="mlp", build_generator=None, build_discriminator=None)]
+"""
+WRONG_TYPE = """
+    from ganzoo import hookimpl
+
+    @hookimpl
+    def ganzoo_register_losses():
+        return {"name": "my-loss"}
+"""
+HOOK_RAISES = """
+    from ganzoo import hookimpl
+
+    @hookimpl
+    def ganzoo_register_datasets():
+        raise KeyError("dataset table missing")
+"""
+
+_TEMPLATE_RUN: Path  # set by the session fixture below
+
+
+def _w(*sections: str) -> list[str]:
+    return ["sample", "w.safetensors", *SAMPLE, *sections]
+
+
+def _drop_first(t: dict[str, torch.Tensor], m: dict[str, str]) -> None:
+    t.pop(next(iter(t)))
+
+
+CASES = [
+    # -- weights ---------------------------------------------------------------------------------
+    Case("weights: missing file", "weights", _w(), "does not exist; check the path"),
+    Case("weights: a directory", "weights", ["sample", "run", *SAMPLE], "is a directory", existing_run),
+    Case("weights: empty file", "weights", _w(), "is truncated (0 bytes)", raw_bytes(lambda d: b"")),
+    Case("weights: truncated to half", "weights", _w(), "is truncated or corrupt: its header promises",
+         raw_bytes(lambda d: d[: len(d) // 2])),
+    Case("weights: absurd header length", "weights", _w(), "header length of 1152921504606846976 bytes",
+         raw_bytes(lambda d: struct.pack("<Q", 2**60) + d[8:])),
+    Case("weights: header is not JSON", "weights", _w(), "corrupt or not a safetensors file",
+         raw_bytes(lambda d: struct.pack("<Q", 16) + b"\xff" * 16 + d[8:])),
+    Case("weights: header lies about offsets", "weights", _w(), "is truncated or corrupt: its header promises",
+         raw_bytes(_lying_header)),
+    Case("weights: pickle with a payload", "weights", _w(), "is a pickle/PyTorch .pt file", pickled),
+    Case("weights: torch.save .pt file", "weights", ["sample", "w.pt", *SAMPLE], "never unpickles", torch_saved),
+    Case("weights: safetensors but not ganzoo", "weights", _w(), "not a ganzoo generator",
+         weights(lambda t, m: m.clear())),
+    Case("weights: a checkpoint, not a generator", "weights",
+         ["sample", "run/checkpoints/last.safetensors", *SAMPLE], "format 'ganzoo.training-state.v1'", existing_run),
+    Case("weights: corrupt metadata", "weights", _w(), "corrupt ganzoo metadata",
+         weights(lambda t, m: m.update(image_shape="[1, 8"))),
+    Case("weights: variant of a plugin not installed", "weights", _w(), "`pip install ganzoo-stylegan9`",
+         weights(lambda t, m: m.update(variant="stylegan9", plugin="ganzoo-stylegan9"))),
+    Case("weights: model config out of range", "weights", _w(), "model.latent_dim",
+         weights(lambda t, m: m.update(model_config=m["model_config"].replace('"latent_dim": 8', '"latent_dim": -8')))),
+    Case("weights: missing tensor", "weights", _w(), "does not fit its variant: missing", weights(_drop_first)),
+    Case("weights: extra tensor", "weights", _w(), "unexpected 'backdoor'",
+         weights(lambda t, m: t.update(backdoor=torch.zeros(3)))),
+    Case("weights: wrong shape", "weights", _w(), "has shape (3,), the model needs",
+         weights(lambda t, m: t.update({next(iter(t)): torch.zeros(3)}))),
+    Case("weights: wrong dtype", "weights", _w(), "is torch.float64, the model needs torch.float32",
+         weights(lambda t, m: t.update({next(iter(t)): t[next(iter(t))].double()}))),
+    Case("weights: NaN values", "weights", _w(), "holds NaN or Inf values",
+         weights(lambda t, m: t[next(iter(t))].view(-1)[0].fill_(float("nan")))),
+    Case("weights: Inf values", "weights", _w(), "holds NaN or Inf values",
+         weights(lambda t, m: t[next(iter(t))].view(-1)[-1].fill_(float("inf")))),
+    # -- configs and the command line ------------------------------------------------------------
+    Case("config: unknown variant", "config", ["train", "mpl", *FAST], "unknown variant 'mpl'; did you mean 'mlp'?"),
+    Case("config: unknown loss", "config", ["train", "mlp", "--loss", "non-saturatin", *FAST],
+         "unknown loss 'non-saturatin'; did you mean 'non-saturating'"),
+    Case("config: unknown strategy", "config", ["train", "mlp", "--strategy", "alternate", *FAST],
+         "unknown strategy 'alternate'; did you mean 'alternating'"),
+    Case("config: unknown dataset", "config", ["train", "mlp", "--dataset", "mnist-embeded", *FAST],
+         "unknown dataset 'mnist-embeded'; did you mean 'mnist-embedded'"),
+    Case("config: misspelt setting", "config", ["train", "mlp", "--set", "run.epoch=3", *FAST],
+         "run.epoch: unknown setting; did you mean 'epochs'?"),
+    Case("config: wrong type", "config", ["train", "mlp", "--set", "run.epochs=many", *FAST],
+         "run.epochs: Input should be a valid integer"),
+    Case("config: batch size 0", "config", ["train", "mlp", *FAST, "--batch-size", "0"],
+         "run.batch_size: Input should be greater than 0"),
+    Case("config: negative learning rate", "config", ["train", "mlp", "--lr", "-0.001", *FAST],
+         "optimizer.lr: Input should be greater than 0"),
+    Case("config: image size out of range", "config", ["train", "mlp", *FAST, "--image-size", "4"],
+         "data.image_size: Input should be greater than or equal to 8"),
+    Case("config: image size the variant cannot build", "config", ["train", "dcgan", *FAST, "--image-size", "24"],
+         "power of two"),
+    Case("config: plugin option out of range", "config", ["train", "mlp", "--set", "model.latent_dim=-3", *FAST],
+         "model.latent_dim: Input should be greater than 0"),
+    Case("config: unknown device", "config", ["train", "mlp", *FAST, "--device", "tpu"],
+         "run.device: must be auto, cpu, mps, cuda or cuda:N"),
+    Case("config: batch larger than the dataset", "config", ["train", "mlp", *FAST, "--batch-size", "128"],
+         "needs at least 128 images"),
+    Case("config: fp16 on the CPU", "config", ["train", "mlp", *FAST, "--precision", "fp16"], "fp16 needs CUDA"),
+    Case("config: --resume with --overwrite", "config", ["train", "mlp", *FAST, "--resume", "--overwrite"],
+         "--resume and --overwrite contradict"),
+    Case("config: malformed --set", "config", ["train", "mlp", "--set", "run.epochs", *FAST],
+         "must look like section.key=value"),
+    Case("config: config file missing", "config", ["train", "mlp", "--config", "nope.toml", *FAST],
+         "config file 'nope.toml' does not exist"),
+    Case("config: config file not TOML", "config", ["train", "--config", "bad.toml", *FAST], "is not valid TOML",
+         text_file("bad.toml", "variant = mlp\n[run\n")),
+    Case("config: config file holds a list", "config", ["train", "--config", "list.yaml", *FAST],
+         "must hold a table of settings, not list", text_file("list.yaml", "- variant: mlp\n")),
+    Case("config: --out holds another run", "config", ["train", "mlp", *FAST, "--out", "run"],
+         "already holds a run; pass --resume to continue it, --overwrite to replace it", existing_run),
+    Case("config: --out is a file", "config", ["train", "mlp", *FAST, "--out", "notes.txt"],
+         "is a file; choose another --out", text_file("notes.txt", "keep me\n")),
+    Case("config: --overwrite with a config that cannot start", "config",
+         ["train", "mlp", *FAST, "--out", "run", "--overwrite", "--dataset", "image-folder", "--data-root", "missing"],
+         "does not exist", existing_run),
+    Case("config: resume with other settings", "config", ["train", "mlp", *FAST, "--out", "run", "--resume", "--lr",
+                                                         "0.01"], "with different settings (optimizer.lr)", existing_run),
+    Case("config: resume with nothing to resume", "config", ["train", "mlp", *FAST, "--out", "empty", "--resume"],
+         "nothing to resume", text_file("empty/README", "not a run\n")),
+    Case("config: resume from a corrupt checkpoint", "config", ["train", "mlp", *FAST, "--out", "run", "--resume"],
+         "truncated or corrupt", corrupt_checkpoint),
+    # -- data --------------------------------------------------------------------------------------
+    Case("data: image folder without --data-root", "data", ["train", "mlp", "--dataset", "image-folder", *FAST],
+         "needs a folder: pass --data-root DIR"),
+    Case("data: image folder that does not exist", "data",
+         ["train", "mlp", "--dataset", "image-folder", "--data-root", "missing", *FAST], "does not exist"),
+    Case("data: empty image folder", "data", ["train", "mlp", "--dataset", "image-folder", "--data-root", "images",
+                                              *FAST], "no images found", folder_of({})),
+    Case("data: folder of text files", "data", ["train", "mlp", "--dataset", "image-folder", "--data-root", "images",
+                                                *FAST], "no images found", folder_of({"images/cats/a.txt": b"meow"})),
+    Case("data: undecodable image", "data", ["train", "mlp", "--dataset", "image-folder", "--data-root", "images",
+                                             *FAST], "cannot decode image",
+         folder_of({"images/cats/a.png": b"\x89PNG\r\n\x1a\n" + b"\0" * 40})),
+    Case("data: MNIST files missing", "data", ["train", "mlp", "--dataset", "mnist", "--data-root", "images", *FAST],
+         "MNIST not found", folder_of({})),
+    # -- plugins -----------------------------------------------------------------------------------
+    Case("plugin: a variant two plugins register", "plugin", ["train", "mlp", *FAST],
+         "variant 'mlp' is registered by both 'evil-dup' and 'ganzoo-mlp'; uninstall one of them",
+         fake_plugin("evil-dup", TAKES_MLP), PLUGIN_SITE),
+    Case("plugin: the variant of a plugin that fails to import", "plugin", ["train", "fancy", *FAST],
+         "unknown variant 'fancy'; known variants: cgan-dcgan, cgan-mlp, dcgan, dcgan-64, mlp, wgan-clip, wgan-gp; plugins that failed to load: 'fancy-gan' (`ganzoo list` says why)", fake_plugin("fancy-gan", RAISES_ON_IMPORT),
+         PLUGIN_SITE),
+    # `ganzoo list` keeps working beside a broken plugin: exit 0, the tables, and one line naming it.
+    Case("plugin: raises on import, list still works", "plugin", ["list"],
+         "broken: plugin 'fancy-gan' (fancy-gan 0.1): failed to import 'fancy_gan_plugin': RuntimeError: this plugin "
+         "is broken on purpose; fix or uninstall fancy-gan", fake_plugin("fancy-gan", RAISES_ON_IMPORT), PLUGIN_SITE,
+         exit_code=0),
+    Case("plugin: registers a taken name, list still works", "plugin", ["list"],
+         "variant 'mlp' is registered by both 'evil-dup' and 'ganzoo-mlp'", fake_plugin("evil-dup", TAKES_MLP),
+         PLUGIN_SITE, exit_code=0),
+    Case("plugin: hook returns the wrong type, list still works", "plugin", ["list"],
+         "ganzoo_register_losses() must return a list of LossSpec, got dict", fake_plugin("odd-loss", WRONG_TYPE),
+         PLUGIN_SITE, exit_code=0),
+    Case("plugin: hook raises, list still works", "plugin", ["list"],
+         "ganzoo_register_datasets() raised KeyError: 'dataset table missing'",
+         fake_plugin("no-data", HOOK_RAISES), PLUGIN_SITE, exit_code=0),
+]
+
+
+# -- running -------------------------------------------------------------------------------------
+
+
+def _snapshot(directory: Path) -> dict[str, str]:
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def run_case(case: Case, directory: Path) -> Outcome:
+    """Build the scene in ``directory``, run the command there, report what changed.
+
+    Cases that need their own environment (a fake plugin on PYTHONPATH) run as real
+    ``python -m ganzoo`` processes; the rest call the same ``ganzoo.cli.main`` in this process,
+    one at a time from their own directory, which skips the seconds of imports per case.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    if case.setup:
+        case.setup(directory)
+    before = _snapshot(directory)
+    if case.env:
+        env = {**os.environ, "COLUMNS": "200", "OMP_NUM_THREADS": "1", **case.env}
+        result = subprocess.run([sys.executable, "-m", "ganzoo", *case.args], cwd=directory, env=env,
+                                capture_output=True, text=True, timeout=600)
+        returncode, stdout, stderr = result.returncode, result.stdout, result.stderr
+    else:
+        returncode, stdout, stderr = _run_in_process(case.args, directory)
+    after = _snapshot(directory)
+    changed = sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
+    return Outcome(returncode, stdout, stderr, changed)
+
+
+def _run_in_process(args: list[str], directory: Path) -> tuple[int, str, str]:
+    from ganzoo.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    previous = Path.cwd()
+    os.chdir(directory)
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                returncode = main(args)
+            except SystemExit as exit_:  # argparse's own usage errors
+                returncode = exit_.code if isinstance(exit_.code, int) else 1
+            except BaseException:  # what a real process would print as a traceback
+                traceback.print_exc()
+                returncode = 1
+    finally:
+        os.chdir(previous)
+    return returncode, stdout.getvalue(), stderr.getvalue()
+
+
+def run_cases(cases: list[Case], root: Path, template_run: Path) -> dict[str, Outcome]:
+    """Run the subprocess cases in a thread pool while the in-process ones run here."""
+    global _TEMPLATE_RUN
+    _TEMPLATE_RUN = template_run
+    directories = {case.id: root / f"case-{index:02d}" for index, case in enumerate(cases)}
+    with ThreadPoolExecutor(2) as pool:
+        futures = {case.id: pool.submit(run_case, case, directories[case.id]) for case in cases if case.env}
+        outcomes = {case.id: run_case(case, directories[case.id]) for case in cases if not case.env}
+        return outcomes | {name: future.result() for name, future in futures.items()}
+
+
+def make_template_run(directory: Path) -> Path:
+    """A real finished run (one tiny epoch) to copy into the scenes that need one."""
+    from ganzoo.components import build_config
+    from ganzoo.engine import train
+    from ganzoo.registry import get_registry
+    from ganzoo.reporting import ProgressDisplay
+
+    flags = {"variant": "mlp", "data": {"limit": 64, "image_size": 16},
+             "run": {"out_dir": str(directory), "epochs": 1, "batch_size": 32, "device": "cpu"}}
+    train(build_config([{"run": {"out_dir": "runs/mlp"}}, flags], get_registry()).config,
+          display=ProgressDisplay(quiet=True))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    wanted = {item.callspec.params["case"].id for item in request.session.items
+              if getattr(item, "callspec", None) and isinstance(item.callspec.params.get("case"), Case)}
+    root = tmp_path_factory.mktemp("hostile")
+    template = make_template_run(root / "template-run")
+    return run_cases([case for case in CASES if case.id in wanted], root, template)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_hostile_input_is_refused_in_one_line(case: Case, outcomes: dict[str, Outcome]) -> None:
+    outcome = outcomes[case.id]
+    assert outcome.returncode == case.exit_code, outcome
+    assert "Traceback" not in outcome.stdout + outcome.stderr
+    assert not outcome.changed, f"files changed or appeared: {outcome.changed}"
+    if case.exit_code == 0:
+        assert "Variants" in outcome.stdout and "mnist-embedded" in outcome.stdout, outcome.stdout
+        named = [line for line in outcome.stdout.splitlines() if line.startswith("broken: ")]
+        assert len(named) == 1 and case.expect in named[0], outcome.stdout[-2000:]
+        return
+    lines = outcome.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), outcome.stderr
+    assert case.expect in lines[0], lines[0]
+
+
+TABLE = Path(__file__).resolve().parents[1] / "docs" / "pages" / "reliability-cases.md"
+
+
+def test_the_documented_table_lists_every_case_with_its_line() -> None:
+    rows = {row.split(" | ")[1]: row for row in TABLE.read_text(encoding="utf-8").splitlines()
+            if row.startswith("| ") and row.count(" | ") >= 4}
+    missing = [case.id for case in CASES if case.id not in rows]
+    assert not missing, f"regenerate {TABLE.name} (python tests/test_hostile.py): missing {missing}"
+    stale = [case.id for case in CASES if _markdown(case.expect) not in rows[case.id]]
+    assert not stale, f"regenerate {TABLE.name} (python tests/test_hostile.py): stale {stale}"
+
+
+def _markdown(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _command(case: Case) -> str:
+    shown = list(case.args)
+    for common in (FAST, SAMPLE):  # the small sizes every case adds, which the page mentions once
+        for start in range(len(shown) - len(common) + 1):
+            if shown[start:start + len(common)] == common:
+                del shown[start:start + len(common)]
+                break
+    prefix = "PYTHONPATH=site " if case.env else ""
+    return f"`{prefix}ganzoo {' '.join(shown)}`".replace("|", "\\|")
+
+
+def write_table(outcomes: dict[str, Outcome]) -> str:
+    lines = ["| # | case | command | exit | what ganzoo prints |", "|---|---|---|---|---|"]
+    for number, case in enumerate(CASES, 1):
+        outcome = outcomes[case.id]
+        printed = (outcome.stderr.strip() if case.exit_code else
+                   next(line for line in outcome.stdout.splitlines() if line.startswith("broken: ")))
+        lines.append(f"| {number} | {case.id} | {_command(case)} | {outcome.returncode} | {_markdown(printed)} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        sys.stdout.write(write_table(run_cases(CASES, root, make_template_run(root / "template-run"))))
