@@ -15,18 +15,25 @@ from rich.table import Table
 from ganzoo.bench import BenchReport, VariantResult
 from ganzoo.bench_eval import lower_is_better
 
-METRIC_LABELS = {"fd": "FD", "kid": "KID", "coverage": "coverage", "is": "IS", "fid": "FID"}
+METRIC_LABELS = {"fid": "FD", "kid": "KID", "is": "IS", "classes_covered": "classes", "coverage_kl": "KL classes",
+                 "cond_accuracy": "cond. acc."}
+"""The metrics the table shows (the JSON has every one), as ``backbone.metric`` keys' short names."""
 TRAINING_CURVE_KEYS = ("train.d_loss", "train.g_loss")
 
 
+def metric_label(key: str) -> str:
+    """``mnist-classifier.fid`` -> ``FD``; Inception's numbers are marked, its FD is the standard FID."""
+    backbone, _, metric = key.rpartition(".")
+    if backbone == "inception":
+        return "FID" if metric == "fid" else f"{METRIC_LABELS.get(metric, metric)} (Inception)"
+    return METRIC_LABELS.get(metric, key)
+
+
 def metric_names(report: BenchReport) -> list[str]:
-    names: list[str] = []
-    for variant in report.variants:
-        for key in variant.summary:
-            prefix, _, name = key.partition(".")
-            if prefix == "final" and name not in names:
-                names.append(name)
-    return names
+    """The ``backbone.metric`` keys the table and plot show, in the order of ``METRIC_LABELS``."""
+    found = {key.partition(".")[2] for variant in report.variants for key in variant.summary
+             if key.startswith("final.")}
+    return [key for metric in METRIC_LABELS for key in sorted(found) if key.rpartition(".")[2] == metric]
 
 
 def _pm(summary: dict[str, dict[str, float]], key: str, scale: float = 1.0, digits: int = 1) -> str:
@@ -34,7 +41,7 @@ def _pm(summary: dict[str, dict[str, float]], key: str, scale: float = 1.0, digi
         return "-"
     stats = summary[key]
     mean, std = stats["mean"] / scale, stats["std"] / scale
-    return f"{mean:,.{digits}f} ± {std:,.{digits}f}" if stats["n"] > 1 else f"{mean:,.{digits}f}"
+    return f"{mean:,.{digits}f}±{std:,.{digits}f}" if stats["n"] > 1 else f"{mean:,.{digits}f}"
 
 
 def _digits(value: float) -> int:
@@ -42,22 +49,23 @@ def _digits(value: float) -> int:
 
 
 def table_rows(report: BenchReport) -> tuple[list[str], list[list[str]]]:
-    """Headers and one row per variant: speed, memory, then final and best of each metric."""
+    """Headers and one row per variant: speed, memory, then each metric's final value (mean±std
+    over seeds) with its best along training (mean over seeds) in brackets."""
     names = metric_names(report)
     headers = ["variant", "train img/s", "train s", "peak MiB"]
-    for name in names:
-        label = METRIC_LABELS.get(name, name)
-        headers += [f"{label} final", f"{label} best"]
+    headers += [f"{metric_label(name)} final (best)" for name in names]
     rows = []
     for variant in report.variants:
         summary = variant.summary
         row = [variant.variant, _pm(summary, "images_per_second", digits=0), _pm(summary, "train_seconds"),
                _pm(summary, "peak_memory_bytes", scale=2**20, digits=0)]
         for name in names:
-            for prefix in ("final", "best"):
-                key = f"{prefix}.{name}"
-                digits = _digits(summary[key]["mean"]) if key in summary else 1
-                row.append(_pm(summary, key, digits=digits))
+            final, best = f"final.{name}", f"best.{name}"
+            if final not in summary:
+                row.append("-")
+                continue
+            digits = _digits(summary[final]["mean"])
+            row.append(f"{_pm(summary, final, digits=digits)} ({summary[best]['mean']:,.{digits}f})")
         rows.append(row)
     return headers, rows
 
@@ -66,11 +74,15 @@ def protocol_line(report: BenchReport) -> str:
     p = report.protocol
     budget = (f"{p['budget']['images']:,} images" if "images" in p["budget"] else f"{p['budget']['seconds']:g} s")
     evaluation = p["evaluation"]
-    judged = (f"{evaluation.get('backbone', '?')} on {evaluation.get('num_samples', '?')} samples vs "
-              f"{evaluation.get('reference', '?')}" if evaluation.get("available") else evaluation.get("reason", ""))
+    judged = (f"{', '.join(evaluation['backbones'])} features, {evaluation['num_generated']:,} generated vs "
+              f"{evaluation['num_real']:,} real ({evaluation['real_dataset']}, {evaluation['real_split']} split) "
+              f"at {'x'.join(map(str, evaluation['resolution']))}" if evaluation.get("backbones") else "none ran")
+    baseline = ", ".join(f"{metric_label(key)} {value:.3g}" for key, value in evaluation.get("real_vs_real", {}).items()
+                         if value is not None and key.rpartition(".")[2] in METRIC_LABELS)
+    judged += f"; real vs real: {baseline}" if baseline else ""
     return (f"{p['dataset']}, budget {budget} per run, seeds {p['seeds']}, batch {p['batch_size']}, "
             f"{p['device_name']} ({p['device']}, precision {p['precision']}); metrics: {judged}; "
-            f"mean ± std over seeds")
+            f"mean±std over seeds, (best along training)")
 
 
 def rich_table(report: BenchReport) -> Table:
@@ -121,7 +133,7 @@ def plot_curves(report: BenchReport, path: Path) -> None:
             if xs:
                 axis.plot(xs, means, marker="o", label=variant.variant)
                 axis.fill_between(xs, lows, highs, alpha=0.2)
-        label = METRIC_LABELS.get(key, key)
+        label = metric_label(key)
         hint = "" if key.startswith("train.") else (" (lower is better)" if lower_is_better(key)
                                                      else " (higher is better)")
         axis.set_title(label + hint)
