@@ -128,6 +128,10 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
     total_steps = run.epochs * steps_per_epoch
     if run.max_steps is not None:
         total_steps = min(total_steps, run.max_steps)
+    # what the display can promise: a time budget makes the end unknowable in steps, and an
+    # epoch count that a step budget undercuts would only mislead
+    shown_epochs = run.epochs if run.max_seconds is None and total_steps == run.epochs * steps_per_epoch else None
+    shown_total = total_steps if run.max_seconds is None else None
     if cluster.is_main:
         if not resume:
             run_dir.claim(overwrite=overwrite)  # only now: a run that fails to start clobbers nothing
@@ -173,7 +177,7 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
         if cluster.is_main:
             metrics.write("step", epoch=progress.epoch + 1, step=progress.global_step, images=progress.images_seen,
                           elapsed_s=round(time.perf_counter() - started, 3), images_per_s=round(rate, 1), **stats)
-        display.update(epoch=progress.epoch + 1, epochs=run.epochs, step=progress.global_step, stats=stats,
+        display.update(epoch=progress.epoch + 1, epochs=shown_epochs, step=progress.global_step, stats=stats,
                        images_per_second=rate)
 
     def within_budget() -> bool:
@@ -216,7 +220,7 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
                 progress.global_step += 1
                 progress.images_seen += global_batch * k
                 tracker.add(stats, progress.global_step, gradients_finite((generator, discriminator), precision.mode))
-                display.update(epoch=progress.epoch + 1, epochs=run.epochs, step=progress.global_step)
+                display.update(epoch=progress.epoch + 1, epochs=shown_epochs, step=progress.global_step)
                 if device.type == "cpu" or progress.global_step % run.log_every_steps == 0:
                     check_finite()
                 if progress.global_step % run.log_every_steps == 0:
@@ -247,7 +251,7 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
                     generator, dataset, run, metrics, epoch=epoch_number, step=progress.global_step, note=display.note):
                 checkpoint(best=True)
 
-    with _stop_requests() as stop, display.session(total_steps, progress.global_step):
+    with _stop_requests() as stop, display.session(shown_total, progress.global_step):
         if run.on_divergence == "rollback" and not resume:
             checkpoint()  # something to roll back to before the first periodic checkpoint
         while True:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from torch import Tensor
 
 STAT_LABELS = {"d_loss": "D", "g_loss": "G", "d_real": "D(x)", "d_fake": "D(G(z))", "wasserstein": "W"}
@@ -125,13 +126,16 @@ class ProgressDisplay:
         self._task = None
 
     @contextmanager
-    def session(self, total_steps: int, completed: int) -> Iterator[ProgressDisplay]:
+    def session(self, total_steps: int | None, completed: int) -> Iterator[ProgressDisplay]:
+        """Show progress for one call of ``train``. ``total_steps`` is None when a time budget
+        ends the run: the bar then shows the elapsed time instead of a step-based ETA."""
         if self.quiet:
             yield self
             return
+        clock = TimeRemainingColumn() if total_steps is not None else TimeElapsedColumn()
         self._progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[stats]}"), TextColumn("{task.fields[speed]}"), TimeRemainingColumn(),
+            TextColumn("{task.fields[stats]}"), TextColumn("{task.fields[speed]}"), clock,
             console=self.console, transient=False,
         )
         self._task = self._progress.add_task("training", total=total_steps, completed=completed,
@@ -140,11 +144,13 @@ class ProgressDisplay:
             yield self
         self._progress = None
 
-    def update(self, *, epoch: int, epochs: int, step: int, stats: Mapping[str, float] | None = None,
+    def update(self, *, epoch: int, epochs: int | None, step: int, stats: Mapping[str, float] | None = None,
                images_per_second: float | None = None) -> None:
+        """``epochs`` is None when the epoch count is not what ends the run (a step or time budget)."""
         if self._progress is None:
             return
-        fields = {"description": f"epoch {epoch}/{epochs}", "completed": step}
+        fields = {"description": f"epoch {epoch}/{epochs}" if epochs is not None else f"epoch {epoch}",
+                  "completed": step}
         if stats is not None:
             fields["stats"] = format_stats(stats)
         if images_per_second is not None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+from io import StringIO
 
 import pytest
 import torch
+from rich.console import Console
 from safetensors.torch import load_file
 
 from ganzoo.engine import train
@@ -74,3 +77,15 @@ def test_batch_larger_than_the_dataset_is_a_config_error(tiny_config):
 def test_bf16_autocast_runs_on_cpu(tiny_config):
     result = train(tiny_config(run={"precision": "bf16", "max_steps": 2}).config, display=QUIET)
     assert result.precision == "bf16" and all(torch.isfinite(torch.tensor(v)) for v in result.last_stats.values())
+
+
+@pytest.mark.parametrize(("budget", "shown"), [
+    ({"epochs": 2}, "epoch 2/2 .* 16/16 "),  # the epoch count ends the run: say so, with a step-based ETA
+    ({"epochs": 1000, "max_steps": 12}, "epoch 2 .* 12/12 "),  # a step budget undercuts 1000 epochs: no "/1000"
+    ({"epochs": 1000, "max_seconds": 60, "max_steps": 12}, "epoch 2 .* 12/\\? "),  # a time budget: no total, no ETA
+])
+def test_the_progress_display_promises_only_what_ends_the_run(tiny_config, budget, shown):
+    screen = StringIO()
+    train(tiny_config(run=budget).config, display=ProgressDisplay(Console(file=screen, width=200)))
+    last = screen.getvalue().splitlines()[-1]
+    assert re.match(shown, last), last
