@@ -10,6 +10,7 @@ import json
 import statistics
 from pathlib import Path
 
+from rich import box
 from rich.table import Table
 
 from ganzoo.bench import BenchReport, VariantResult
@@ -19,6 +20,7 @@ METRIC_LABELS = {"fid": "FD", "kid": "KID", "is": "IS", "classes_covered": "clas
                  "cond_accuracy": "cond. acc."}
 """The metrics the table shows (the JSON has every one), as ``backbone.metric`` keys' short names."""
 TRAINING_CURVE_KEYS = ("train.d_loss", "train.g_loss")
+FINAL_AND_BEST = "each metric at the end of training, mean±std over seeds, and (its best along training)"
 
 
 def metric_label(key: str) -> str:
@@ -45,27 +47,36 @@ def _pm(summary: dict[str, dict[str, float]], key: str, scale: float = 1.0, digi
 
 
 def _digits(value: float) -> int:
-    return 4 if abs(value) < 0.1 else 3 if abs(value) < 10 else 2
+    """Decimals for about three significant digits: 0.263, 2.48, 16.7, 112."""
+    return 3 if abs(value) < 1 else 2 if abs(value) < 10 else 1 if abs(value) < 100 else 0
 
 
 def table_rows(report: BenchReport) -> tuple[list[str], list[list[str]]]:
-    """Headers and one row per variant: speed, memory, then each metric's final value (mean±std
-    over seeds) with its best along training (mean over seeds) in brackets."""
-    names = metric_names(report)
-    headers = ["variant", "train img/s", "train s", "peak MiB"]
-    headers += [f"{metric_label(name)} final (best)" for name in names]
-    rows = []
-    for variant in report.variants:
-        summary = variant.summary
-        row = [variant.variant, _pm(summary, "images_per_second", digits=0), _pm(summary, "train_seconds"),
-               _pm(summary, "peak_memory_bytes", scale=2**20, digits=0)]
-        for name in names:
+    """Headers (the variants, then the real-vs-real baseline) and one row per measure: speed,
+    memory, then each metric's final value (mean±std over seeds) with its best along training
+    (mean over seeds) in brackets.
+
+    Variants are columns so that a metric reads across, next to what a perfect generator scores,
+    and so that the table stays narrow enough for a terminal.
+    """
+    baseline = report.protocol.get("evaluation", {}).get("real_vs_real", {})
+    headers = ["", *(variant.variant for variant in report.variants), "real vs real"]
+    rows = [
+        ["train img/s", *(_pm(v.summary, "images_per_second", digits=0) for v in report.variants), ""],
+        ["train s", *(_pm(v.summary, "train_seconds") for v in report.variants), ""],
+        ["peak MiB", *(_pm(v.summary, "peak_memory_bytes", scale=2**20, digits=0) for v in report.variants), ""],
+    ]
+    for name in metric_names(report):
+        row = [metric_label(name)]
+        for variant in report.variants:
             final, best = f"final.{name}", f"best.{name}"
-            if final not in summary:
+            if final not in variant.summary:
                 row.append("-")
                 continue
-            digits = _digits(summary[final]["mean"])
-            row.append(f"{_pm(summary, final, digits=digits)} ({summary[best]['mean']:,.{digits}f})")
+            digits = _digits(variant.summary[final]["mean"])
+            row.append(f"{_pm(variant.summary, final, digits=digits)} ({variant.summary[best]['mean']:,.{digits}f})")
+        perfect = baseline.get(name)
+        row.append("-" if perfect is None else f"{perfect:,.{_digits(perfect)}f}")
         rows.append(row)
     return headers, rows
 
@@ -76,20 +87,20 @@ def protocol_line(report: BenchReport) -> str:
     evaluation = p["evaluation"]
     judged = (f"{', '.join(evaluation['backbones'])} features, {evaluation['num_generated']:,} generated vs "
               f"{evaluation['num_real']:,} real ({evaluation['real_dataset']}, {evaluation['real_split']} split) "
-              f"at {'x'.join(map(str, evaluation['resolution']))}" if evaluation.get("backbones") else "none ran")
-    baseline = ", ".join(f"{metric_label(key)} {value:.3g}" for key, value in evaluation.get("real_vs_real", {}).items()
-                         if value is not None and key.rpartition(".")[2] in METRIC_LABELS)
-    judged += f"; real vs real: {baseline}" if baseline else ""
+              f"at {'x'.join(map(str, evaluation['resolution']))}; real vs real = two disjoint halves of the real images"
+              if evaluation.get("backbones") else "none ran")
     return (f"{p['dataset']}, budget {budget} per run, seeds {p['seeds']}, batch {p['batch_size']}, "
-            f"{p['device_name']} ({p['device']}, precision {p['precision']}); metrics: {judged}; "
-            f"mean±std over seeds, (best along training)")
+            f"{p['device_name']} ({p['device']}, precision {p['precision']}); metrics: {judged}")
 
 
 def rich_table(report: BenchReport) -> Table:
     headers, rows = table_rows(report)
-    table = Table(title="ganzoo bench", caption=protocol_line(report), title_justify="left")
+    table = Table(title=f"ganzoo bench: {FINAL_AND_BEST}", caption=protocol_line(report), title_justify="left",
+                  caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for index, header in enumerate(headers):
-        table.add_column(header, justify="left" if index == 0 else "right", style="bold" if index == 0 else None)
+        # a narrow terminal folds a number onto two lines rather than cutting it short
+        table.add_column(header, justify="left" if index == 0 else "right", overflow="fold",
+                         header_style="bold", style="dim" if index == len(headers) - 1 else None)
     for row in rows:
         table.add_row(*row)
     return table
@@ -99,7 +110,7 @@ def markdown_table(report: BenchReport) -> str:
     headers, rows = table_rows(report)
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(["# ganzoo bench", "", *lines, "", f"Protocol: {protocol_line(report)}.", ""])
+    return "\n".join(["# ganzoo bench", "", f"Metrics: {FINAL_AND_BEST}.", "", *lines, "", f"Protocol: {protocol_line(report)}.", ""])
 
 
 def _mean_curve(variant: VariantResult, key: str) -> tuple[list[float], list[float], list[float], list[float]]:
@@ -126,13 +137,18 @@ def plot_curves(report: BenchReport, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     keys = metric_names(report) or list(TRAINING_CURVE_KEYS)
-    figure, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.6), dpi=100, squeeze=False)
-    for axis, key in zip(axes[0], keys):
-        for variant in report.variants:
+    columns = min(3, len(keys))
+    rows = -(-len(keys) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.6 * rows), dpi=100, squeeze=False)
+    for axis in axes.flat[len(keys):]:
+        axis.set_visible(False)
+    for axis, key in zip(axes.flat, keys):
+        for index, variant in enumerate(report.variants):
+            colour = f"C{index}"  # a variant keeps its colour in every panel, even where others have no line
             xs, means, lows, highs = _mean_curve(variant, key)
             if xs:
-                axis.plot(xs, means, marker="o", label=variant.variant)
-                axis.fill_between(xs, lows, highs, alpha=0.2)
+                axis.plot(xs, means, marker="o", label=variant.variant, color=colour)
+                axis.fill_between(xs, lows, highs, alpha=0.2, color=colour)
         label = metric_label(key)
         hint = "" if key.startswith("train.") else (" (lower is better)" if lower_is_better(key)
                                                      else " (higher is better)")

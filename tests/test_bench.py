@@ -58,8 +58,8 @@ def test_the_report_files_agree_with_the_table(report) -> None:
     assert [variant["variant"] for variant in saved["variants"]] == ["mlp", "cgan-mlp"]
     markdown = paths["markdown"].read_text()
     assert markdown == markdown_table(bench)
-    assert "| FD final (best) |" in markdown and metric_label("inception.fid") == "FID"
-    assert "real vs real: FD" in markdown
+    assert "mean±std over seeds" in markdown and metric_label("inception.fid") == "FID"
+    assert "| real vs real |" in markdown and "| FD | " in markdown
     assert paths["plot"].stat().st_size > 1000
 
 
