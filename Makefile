@@ -25,4 +25,4 @@ test: install
 	$(BIN)/python -m pytest
 
 bench: install
-	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-json=runs/bench/benchmark.json
+	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-json=runs/benchmarks/benchmark.json
