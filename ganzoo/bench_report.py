@@ -87,8 +87,8 @@ def protocol_line(report: BenchReport) -> str:
     evaluation = p["evaluation"]
     judged = (f"{', '.join(evaluation['backbones'])} features, {evaluation['num_generated']:,} generated vs "
               f"{evaluation['num_real']:,} real ({evaluation['real_dataset']}, {evaluation['real_split']} split) "
-              f"at {'x'.join(map(str, evaluation['resolution']))}; real vs real = two disjoint halves of the real images"
-              if evaluation.get("backbones") else "none ran")
+              f"at {'x'.join(map(str, evaluation['resolution']))}; "
+              "real vs real = two disjoint halves of the real images" if evaluation.get("backbones") else "none ran")
     return (f"{p['dataset']}, budget {budget} per run, seeds {p['seeds']}, batch {p['batch_size']}, "
             f"{p['device_name']} ({p['device']}, precision {p['precision']}); metrics: {judged}")
 
@@ -110,7 +110,8 @@ def markdown_table(report: BenchReport) -> str:
     headers, rows = table_rows(report)
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(["# ganzoo bench", "", f"Metrics: {FINAL_AND_BEST}.", "", *lines, "", f"Protocol: {protocol_line(report)}.", ""])
+    return "\n".join(["# ganzoo bench", "", f"Metrics: {FINAL_AND_BEST}.", "", *lines, "",
+                      f"Protocol: {protocol_line(report)}.", ""])
 
 
 def _mean_curve(variant: VariantResult, key: str) -> tuple[list[float], list[float], list[float], list[float]]:
