@@ -97,12 +97,21 @@ class BenchReport:
         return asdict(self)
 
 
+class BenchDisplay(ProgressDisplay):
+    """The progress display of a benchmark. Each run trains in segments, with an evaluation between
+    them, and every segment after the first resumes the run. That is how the bench works, not news
+    to its user, so it is not announced."""
+
+    def resumed(self, run_dir: Path, *, epoch: int, step: int) -> None:
+        pass
+
+
 def run_bench(config: BenchConfig, *, registry: Registry | None = None,
               display: ProgressDisplay | None = None,
               on_run: Callable[[str, SeedResult], None] | None = None) -> BenchReport:
     """Train and evaluate every (variant, seed); the report carries its full protocol."""
     registry = registry or get_registry()
-    display = display or ProgressDisplay(quiet=True)
+    display = display or BenchDisplay(quiet=True)
     for name in config.variants:
         registry.variant(name)  # unknown names fail before any training
     device = resolve_device(config.device)

@@ -20,7 +20,7 @@ METRIC_LABELS = {"fid": "FD", "kid": "KID", "is": "IS", "classes_covered": "clas
                  "cond_accuracy": "cond. acc."}
 """The metrics the table shows (the JSON has every one), as ``backbone.metric`` keys' short names."""
 TRAINING_CURVE_KEYS = ("train.d_loss", "train.g_loss")
-FINAL_AND_BEST = "each metric at the end of training, mean±std over seeds, and (its best along training)"
+FINAL_AND_BEST = "Metrics at the end of training, mean±std over seeds, and (their best along training)"
 
 
 def metric_label(key: str) -> str:
@@ -94,9 +94,10 @@ def protocol_line(report: BenchReport) -> str:
 
 
 def rich_table(report: BenchReport) -> Table:
+    """The table alone; print ``legend(report)`` under it (as a line of its own, so that it wraps
+    at the terminal's width rather than the table's)."""
     headers, rows = table_rows(report)
-    table = Table(title=f"ganzoo bench: {FINAL_AND_BEST}", caption=protocol_line(report), title_justify="left",
-                  caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title="ganzoo bench", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for index, header in enumerate(headers):
         # a narrow terminal folds a number onto two lines rather than cutting it short
         table.add_column(header, justify="left" if index == 0 else "right", overflow="fold",
@@ -106,12 +107,16 @@ def rich_table(report: BenchReport) -> Table:
     return table
 
 
+def legend(report: BenchReport) -> str:
+    """What the numbers are and the protocol they were measured under."""
+    return f"{FINAL_AND_BEST}. Protocol: {protocol_line(report)}."
+
+
 def markdown_table(report: BenchReport) -> str:
     headers, rows = table_rows(report)
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(["# ganzoo bench", "", f"Metrics: {FINAL_AND_BEST}.", "", *lines, "",
-                      f"Protocol: {protocol_line(report)}.", ""])
+    return "\n".join(["# ganzoo bench", "", *lines, "", legend(report), ""])
 
 
 def _mean_curve(variant: VariantResult, key: str) -> tuple[list[float], list[float], list[float], list[float]]:

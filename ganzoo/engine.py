@@ -108,7 +108,7 @@ def train(config: TrainConfig, *, registry: Registry | None = None, display: Pro
         restore(state)
         if cluster.is_main:
             run_dir.truncate_metrics(progress.global_step)
-        display.note(f"resuming {run_dir.root} at epoch {progress.epoch + 1}, step {progress.global_step}")
+        display.resumed(run_dir.root, epoch=progress.epoch + 1, step=progress.global_step)
 
     game = Game(
         generator=cluster.wrap(_maybe_compile(generator, run.compile), device, sync_batchnorm=run.sync_batchnorm),

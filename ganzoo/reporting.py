@@ -161,6 +161,10 @@ class ProgressDisplay:
         if not self.quiet:
             self.console.print(message)
 
+    def resumed(self, run_dir: Path, *, epoch: int, step: int) -> None:
+        """The engine picked a run up from its last checkpoint; say where, so a user sees it did."""
+        self.note(f"resuming {run_dir} at epoch {epoch}, step {step}")
+
 
 class Throughput:
     """Images per second between two log points."""

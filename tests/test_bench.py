@@ -4,11 +4,13 @@ a table, JSON, Markdown and a plot; mean and spread over seeds."""
 from __future__ import annotations
 
 import json
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
-from ganzoo.bench import BenchConfig, run_bench
+from ganzoo.bench import BenchConfig, BenchDisplay, run_bench
 from ganzoo.bench_eval import lower_is_better
 from ganzoo.bench_report import markdown_table, metric_label, write_report
 
@@ -21,7 +23,10 @@ def report(tmp_path_factory: pytest.TempPathFactory):
     config = BenchConfig(variants=["mlp", "cgan-mlp"], budget_images=192, seeds=2, limit=256, image_size=16,
                          batch_size=32, device="cpu", eval_points=2, eval_samples=64, out_dir=out,
                          overrides={"model": {"latent_dim": 8}})
-    return run_bench(config), out
+    screen = StringIO()
+    bench = run_bench(config, display=BenchDisplay(Console(file=screen, width=120)))
+    (out / "screen.txt").write_text(screen.getvalue())
+    return bench, out
 
 
 def test_every_variant_and_seed_trains_the_same_budget(report) -> None:
@@ -30,6 +35,15 @@ def test_every_variant_and_seed_trains_the_same_budget(report) -> None:
         assert [seed.seed for seed in variant.seeds] == [0, 1]
         assert all(seed.images == 192 and seed.peak_memory_bytes > 0 for seed in variant.seeds)
         assert all(len(seed.curve) == 2 and seed.curve[0]["images"] < seed.curve[1]["images"] for seed in variant.seeds)
+
+
+def test_the_display_shows_each_run_but_not_its_segments_resuming(report) -> None:
+    """Each run trains in ``eval_points`` segments; the later ones resume it, which is how the
+    bench works and not news to its user."""
+    _, out = report
+    screen = (out / "screen.txt").read_text()
+    assert "bench: mlp seed 0" in screen and "bench: cgan-mlp seed 1" in screen
+    assert "epoch 1" in screen and "resuming" not in screen
 
 
 def test_metrics_come_from_the_shared_protocol_with_a_baseline(report) -> None:

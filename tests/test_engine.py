@@ -47,7 +47,10 @@ def test_resume_continues_to_the_same_weights(tiny_config, tmp_path):
     straight = train(tiny_config(run={"out_dir": str(tmp_path / "straight"), "epochs": 2}).config, display=QUIET)
     split = tmp_path / "split"
     train(tiny_config(run={"out_dir": str(split), "epochs": 1}).config, display=QUIET)
-    resumed = train(tiny_config(run={"out_dir": str(split), "epochs": 2}).config, display=QUIET, resume=True)
+    screen = StringIO()
+    resumed = train(tiny_config(run={"out_dir": str(split), "epochs": 2}).config, resume=True,
+                    display=ProgressDisplay(Console(file=screen, width=200)))
+    assert f"resuming {split} at epoch 2, step 8" in screen.getvalue()
     assert resumed.progress.global_step == straight.progress.global_step
     a, b = load_file(straight.checkpoint_path), load_file(resumed.checkpoint_path)
     weights = [k for k in a if k.startswith(("state.generator", "state.discriminator", "state.g_optimizer"))]

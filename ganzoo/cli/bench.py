@@ -8,10 +8,9 @@ from typing import Any
 
 from rich.console import Console
 
-from ganzoo.bench import BenchConfig, SeedResult, run_bench
-from ganzoo.bench_report import rich_table, write_report
+from ganzoo.bench import BenchConfig, BenchDisplay, SeedResult, run_bench
+from ganzoo.bench_report import legend, metric_label, rich_table, write_report
 from ganzoo.config import parse_set_items, validate_model
-from ganzoo.reporting import ProgressDisplay
 
 FIELDS = ("dataset", "data_root", "image_size", "limit", "budget_images", "budget_seconds", "seeds", "batch_size",
           "device", "precision", "eval_points", "eval_samples")
@@ -47,15 +46,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
     values = {name: value for name in FIELDS if (value := getattr(args, name)) is not None}
     config = validate_model(BenchConfig, {"variants": args.variants, "out_dir": args.out,
                                           "overrides": parse_set_items(args.set_items), **values}, "bench")
-    display = ProgressDisplay(console=console, quiet=args.quiet)
+    display = BenchDisplay(console=console, quiet=args.quiet)
 
     def finished(variant: str, result: SeedResult) -> None:
         if not args.quiet:
+            scores = ", ".join(f"{metric_label(key)} {value:.3g}" for key, value in result.final.items()
+                               if key.endswith((".fid", ".classes_covered", ".cond_accuracy")))
             console.print(f"  {variant} seed {result.seed}: {result.images:,} images in {result.train_seconds:.1f}s "
-                          f"({result.images_per_second:,.0f} img/s)", soft_wrap=True)
+                          f"({result.images_per_second:,.0f} img/s)" + (f"; {scores}" if scores else ""), soft_wrap=True)
 
     report = run_bench(config, display=display, on_run=finished)
     paths = write_report(report, config.out_dir)
     console.print(rich_table(report))
+    console.print(legend(report))
     console.print(f"report: {paths['json']}  {paths['markdown']}  {paths['plot']}", soft_wrap=True)
     return 0
