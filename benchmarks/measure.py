@@ -25,7 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ganzoo.components import ResolvedConfig, build_config, build_dataset, build_models
 from ganzoo.engine import seed_everything, train
-from ganzoo.precision import resolve_device
+from ganzoo.precision import hardware_name, resolve_device
 from ganzoo.registry import Registry, get_registry
 from ganzoo.reporting import ProgressDisplay
 
@@ -53,16 +53,8 @@ class Settings:
 
 def machine_description(settings: Settings) -> dict[str, Any]:
     """What the numbers were measured on, recorded beside them."""
-    device = resolve_device(settings.device)
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-    else:
-        cpuinfo = Path("/proc/cpuinfo")
-        models = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                  if line.startswith("model name")] if cpuinfo.exists() else []
-        name = models[0] if models else (platform.processor() or platform.machine())
-    return {"device_name": name, "cpus": os.cpu_count(), "threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version()}
+    return {"device_name": hardware_name(resolve_device(settings.device)), "cpus": os.cpu_count(),
+            "threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()}
 
 
 @dataclass(frozen=True)

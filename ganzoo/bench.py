@@ -29,7 +29,7 @@ from ganzoo.bench_eval import Evaluator, lower_is_better, make_evaluator
 from ganzoo.components import build_config, build_strategy
 from ganzoo.config import DeviceName, PrecisionName, StrictModel, merge_layers
 from ganzoo.engine import RunResult, train
-from ganzoo.precision import resolve_device
+from ganzoo.precision import hardware_name, resolve_device
 from ganzoo.registry import Registry, get_registry
 from ganzoo.reporting import ProgressDisplay
 
@@ -240,17 +240,9 @@ def read_peak_memory(device: torch.device) -> int:
 
 
 def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    if device.type == "cpu":
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    return f"{line.split(':', 1)[1].strip()} ({torch.get_num_threads()} threads)"
-        except OSError:
-            pass
-        return f"{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
-    return device.type
+    """The hardware, and on a CPU how many threads torch computes with (the speed depends on it)."""
+    name = hardware_name(device)
+    return f"{name} ({torch.get_num_threads()} threads)" if device.type == "cpu" else name
 
 
 def describe_protocol(config: BenchConfig, device: torch.device, evaluator: Evaluator,

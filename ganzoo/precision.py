@@ -7,7 +7,9 @@ MPS the default is fp32; bf16 autocast can be asked for.
 
 from __future__ import annotations
 
+import platform
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -34,6 +36,22 @@ def resolve_device(requested: str) -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("device 'mps' asked for but MPS is not available; use --device cpu or auto")
     return device
+
+
+def hardware_name(device: torch.device) -> str:
+    """What a device is, for the record beside a measurement: the GPU's name, the CPU's model
+    name (Linux ``/proc/cpuinfo``, else ``platform``), or the device type."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type != "cpu":
+        return device.type
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def resolve_precision(requested: str, device: torch.device) -> str:
