@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
-from safetensors import safe_open
+from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_bytes
 
 from ganzoo.errors import WeightsError
@@ -99,64 +99,83 @@ def save_safetensors(tensors: dict[str, torch.Tensor], metadata: dict[str, str],
 
 
 def read_safetensors(path: Path, what: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Read every tensor and the metadata, refusing pickles and turning corruption into one line."""
-    check_safetensors_file(path, what)
+    """Read every tensor and the metadata, refusing pickles and turning corruption into one line.
+
+    The file is opened once and read whole: a training run may replace it (atomically) at any
+    moment, and a reader that opened it twice (``safe_open`` maps the tensors by file name) could
+    pair one file's header with the next one's data.
+    """
+    with _open_weights(path, what) as handle:
+        header = _checked_header(handle, path, what)
+        handle.seek(0)
+        data = handle.read()
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-    except Exception as exc:  # safetensors raises its own error types, plus OSError/ValueError
+        tensors = safetensors_load(data)
+    except Exception as exc:  # safetensors raises its own error types, plus ValueError
         raise WeightsError(f"{what} {str(path)!r} is corrupt or not a safetensors file "
                            f"({_first_line(exc)}); re-create or re-download it") from None
-    return tensors, metadata
+    return tensors, _metadata(header, path, what)
 
 
 def read_safetensors_metadata(path: Path, what: str) -> dict[str, str]:
-    """Only the header's metadata, without reading any tensor data."""
-    check_safetensors_file(path, what)
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            return handle.metadata() or {}
-    except Exception as exc:
-        raise WeightsError(f"{what} {str(path)!r} is corrupt or not a safetensors file "
-                           f"({_first_line(exc)}); re-create or re-download it") from None
+    """Only the header's metadata, without reading any tensor data (from one open file)."""
+    with _open_weights(path, what) as handle:
+        return _metadata(_checked_header(handle, path, what), path, what)
 
 
 def check_safetensors_file(path: Path, what: str) -> None:
-    """Fail early, in words, on a missing file or on a pickle (which is never unpickled)."""
+    """Fail early, in words, on a missing file, a pickle (which is never unpickled), a truncated
+    file or a header that does not fit it."""
+    with _open_weights(path, what) as handle:
+        _checked_header(handle, path, what)
+
+
+def _open_weights(path: Path, what: str) -> BinaryIO:
     if not path.exists():
         raise WeightsError(f"{what} {str(path)!r} does not exist; check the path")
     if path.is_dir():
         raise WeightsError(f"{what} {str(path)!r} is a directory; give the .safetensors file inside it")
-    with open(path, "rb") as handle:
-        head = handle.read(9)
+    return open(path, "rb")  # noqa: SIM115 - the callers close it
+
+
+def _checked_header(handle: BinaryIO, path: Path, what: str) -> dict[str, Any]:
+    """The parsed JSON header of the open file, after checking that the file is no pickle and
+    holds every byte its header promises."""
+    size = os.fstat(handle.fileno()).st_size
+    head = handle.read(9)
     if head.startswith(PICKLE_MAGIC) and head[8:9] != _HEADER_START:
         raise WeightsError(f"{what} {str(path)!r} is a pickle/PyTorch .pt file; ganzoo only loads safetensors "
                            "and never unpickles (convert it with safetensors.torch.save_file in a trusted session)")
     if len(head) < 8:
         raise WeightsError(f"{what} {str(path)!r} is truncated ({len(head)} bytes); re-create or re-download it")
     header_length = int.from_bytes(head[:8], "little")
-    size = path.stat().st_size
     if header_length > min(size - 8, 100 * 1024 * 1024):
         raise WeightsError(f"{what} {str(path)!r} has a header length of {header_length} bytes that does not "
                            "fit the file; it is truncated or corrupt, re-create or re-download it")
-    promised = 8 + header_length + _data_length(path, header_length)
+    handle.seek(8)
+    try:
+        header = json.loads(handle.read(header_length))
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
+        data_length = max((int(entry["data_offsets"][1]) for name, entry in header.items()
+                           if name != "__metadata__"), default=0)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise WeightsError(f"{what} {str(path)!r} is corrupt or not a safetensors file (unreadable header: "
+                           f"{_first_line(exc)}); re-create or re-download it") from None
+    promised = 8 + header_length + data_length
     if promised > size:
         raise WeightsError(f"{what} {str(path)!r} is truncated or corrupt: its header promises {promised} bytes, "
                            f"the file has {size}; re-create or re-download it")
+    return header
 
 
-def _data_length(path: Path, header_length: int) -> int:
-    """How many data bytes the header's tensors span (0 when the header is unreadable: safetensors
-    itself then names the problem)."""
-    with open(path, "rb") as handle:
-        handle.seek(8)
-        try:
-            header = json.loads(handle.read(header_length))
-            return max((int(entry["data_offsets"][1]) for name, entry in header.items() if name != "__metadata__"),
-                       default=0)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-            return 0
+def _metadata(header: dict[str, Any], path: Path, what: str) -> dict[str, str]:
+    metadata = header.get("__metadata__") or {}
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in metadata.items()):
+        raise WeightsError(f"{what} {str(path)!r} is corrupt or not a safetensors file (its metadata is not a "
+                           "map of strings); re-create or re-download it")
+    return metadata
 
 
 def _first_line(exc: BaseException) -> str:

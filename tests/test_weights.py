@@ -97,3 +97,23 @@ def test_a_variant_that_is_not_installed_names_the_plugin(weights_file, tmp_path
     save_file(tensors, tmp_path / "other.safetensors", metadata=metadata)
     with pytest.raises(PluginError, match="`pip install ganzoo-stylegan9`"):
         load_generator(tmp_path / "other.safetensors")
+
+
+def test_a_file_replaced_while_it_is_read_is_read_whole_from_one_version(tmp_path, monkeypatch):
+    """A training run replaces its checkpoint and generator files (atomically) while other
+    processes read them. A reader that opens the path twice, once for the header and once for the
+    data, can pair one version's header with the next one's data; ganzoo reads one open file."""
+    from ganzoo import safe_state
+
+    path = tmp_path / "state.safetensors"
+    safe_state.save_safetensors({"w": torch.arange(4.0)}, {"step": "1"}, path)
+    checked_header = safe_state._checked_header
+
+    def replaced_right_after(handle, *args):
+        header = checked_header(handle, *args)
+        safe_state.save_safetensors({"w": torch.arange(9.0)}, {"step": "2"}, path)  # the next checkpoint
+        return header
+
+    monkeypatch.setattr(safe_state, "_checked_header", replaced_right_after)
+    tensors, metadata = safe_state.read_safetensors(path, "checkpoint")
+    assert metadata == {"step": "1"} and torch.equal(tensors["w"], torch.arange(4.0))
