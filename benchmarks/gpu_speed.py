@@ -7,7 +7,7 @@ For each model it measures images/s (real images through the discriminator per s
 * ``plain fp32``: the PyTorch DCGAN tutorial's loop (zero_grad, D on real, D on G(z).detach(),
   step D, D on the same fake, step G, ``.item()`` of both losses every iteration), on the same
   networks, with the data already on the GPU as float, so the baseline pays no data loading;
-* ``ganzoo ...``: ``ganzoo.engine.train`` itself, adding bf16 autocast, channels_last, fused
+* ``ganzoo ...``: ``ganzoo.training.loop.train`` itself, adding bf16 autocast, channels_last, fused
   Adam, ``torch.compile`` and compile's CUDA-graph mode one after the other (each row keeps the
   options of the rows above it).
 
@@ -38,11 +38,12 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganzoo.components import build_config, build_dataset, build_loss, build_models, build_strategy
-from ganzoo.engine import seed_everything, train
+from ganzoo.build import build
 from ganzoo.interfaces import Game
-from ganzoo.registry import get_registry
-from ganzoo.reporting import MetricsLog, ProgressDisplay
+from ganzoo.plan import make_plan
+from ganzoo.training.callbacks import Callback
+from ganzoo.training.loop import seed_everything, train
+from ganzoo.training.metrics_log import MetricsLog
 
 BF16_DENSE_TFLOPS = {"H100 PCIe": 756.0, "H100 NVL": 835.0, "H100": 989.4, "H200": 989.4, "GH200": 989.4,
                      "A100": 312.0, "L40S": 362.0, "L4": 121.0}
@@ -70,12 +71,9 @@ def layers_for(model: str, upto: int, out_dir: Path) -> list[dict[str, Any]]:
 
 def plain_tutorial_loop(model: str, seconds: float) -> dict[str, Any]:
     """The PyTorch DCGAN tutorial's training loop, fp32, on ganzoo's networks for ``model``."""
-    registry = get_registry()
-    resolved = build_config(layers_for(model, 0, Path("unused")), registry)
     seed_everything(0)
-    dataset = build_dataset(resolved.config, registry)
-    generator, discriminator = build_models(registry.variant(model), resolved.model_options, dataset)
-    generator, discriminator = generator.to(DEVICE), discriminator.to(DEVICE)
+    parts = build(make_plan(layers_for(model, 0, Path("unused"))), torch.device(DEVICE))
+    dataset, generator, discriminator = parts.dataset, parts.generator, parts.discriminator
     images = dataset.images.to(DEVICE).float().div(127.5).sub(1.0)
     batch = MODELS[model]["batch"]
     criterion = nn.BCEWithLogitsLoss()
@@ -118,12 +116,10 @@ def plain_tutorial_loop(model: str, seconds: float) -> dict[str, Any]:
 
 def ganzoo_step_flops(model: str, upto: int) -> float:
     """FLOPs of one engine step (strategy.step on a Game as the engine builds it), per image."""
-    registry = get_registry()
-    resolved = build_config(layers_for(model, upto, Path("unused")), registry)
-    config = resolved.config
-    dataset = build_dataset(config, registry).to(DEVICE)
-    generator, discriminator = build_models(registry.variant(model), resolved.model_options, dataset)
-    generator, discriminator = generator.to(DEVICE), discriminator.to(DEVICE)
+    plan = make_plan(layers_for(model, upto, Path("unused")))
+    config = plan.config
+    parts = build(plan, torch.device(DEVICE))
+    dataset, generator, discriminator = parts.dataset, parts.generator, parts.discriminator
     g_opt = torch.optim.Adam(generator.parameters())
     d_opt = torch.optim.Adam(discriminator.parameters())
 
@@ -132,9 +128,9 @@ def ganzoo_step_flops(model: str, upto: int) -> float:
         loss.backward()
         optimizer.step()
 
-    game = Game(generator=generator, discriminator=discriminator, loss=build_loss(resolved, registry),
+    game = Game(generator=generator, discriminator=discriminator, loss=parts.loss,
                 g_optimizer=g_opt, d_optimizer=d_opt, autocast=nullcontext, optimize=optimize)
-    strategy = build_strategy(resolved, registry)
+    strategy = parts.strategy
     batch = config.run.batch_size
     batches = [dataset.batch(torch.arange(batch, device=DEVICE)) for _ in range(strategy.batches_per_step)]
     strategy.step(game, batches)
@@ -144,15 +140,14 @@ def ganzoo_step_flops(model: str, upto: int) -> float:
 
 
 def ganzoo_engine(model: str, upto: int, seconds: float, work: Path, compile_warmup: float) -> dict[str, Any]:
-    """Images/s of ``ganzoo.engine.train`` from its own metrics log, warm-up intervals dropped."""
+    """Images/s of ``ganzoo.training.loop.train`` from its own metrics log, warm-up intervals dropped."""
     out_dir = work / f"{model}-{upto}"
     layers = layers_for(model, upto, out_dir)
     compiled = any("compile" in overrides.get("run", {}) for _, overrides in CONFIGS[:upto + 1])
     warmup = compile_warmup if compiled else 3.0
     layers.append({"run": {"max_seconds": warmup + seconds}})
-    resolved = build_config(layers, get_registry())
     started = time.perf_counter()
-    train(resolved.config, display=ProgressDisplay(quiet=True), overwrite=True)
+    train(make_plan(layers), overwrite=True)
     rows = MetricsLog(out_dir / "metrics.jsonl").read("step")
     first_timed = next((i for i, row in enumerate(rows) if row["elapsed_s"] >= rows[0]["elapsed_s"] + 1.0), 1)
     timed = rows[max(first_timed, 2):] or rows[-1:]
@@ -160,15 +155,15 @@ def ganzoo_engine(model: str, upto: int, seconds: float, work: Path, compile_war
             "first_interval_s": rows[0]["elapsed_s"], "wall_s": time.perf_counter() - started}
 
 
-class SyncWatch(ProgressDisplay):
-    """A silent display that turns CUDA's sync warnings on after step ``first`` and off after
-    ``last``: set-up, the first steps and the final checkpoint may synchronise, the steps may not."""
+class SyncWatch(Callback):
+    """A callback that turns CUDA's sync warnings on after step ``first`` and off after ``last``:
+    set-up, the first steps and the final checkpoint may synchronise, the steps may not."""
 
     def __init__(self, first: int, last: int) -> None:
-        super().__init__(quiet=True)
         self.first, self.last = first, last
 
-    def update(self, *, step: int, **_: Any) -> None:
+    def on_step_end(self, run: Any, stats: Any) -> None:
+        step = run.progress.global_step
         if step == self.first:
             torch.cuda.set_sync_debug_mode("warn")
         elif step == self.last:
@@ -179,11 +174,10 @@ def check_syncs(model: str, work: Path) -> list[str]:
     """Source lines that synchronised the host with the GPU in engine steps 6 to 25 (no log point)."""
     layers = layers_for(model, 3, work / f"syncs-{model}")
     layers.append({"run": {"max_steps": 30, "log_every_steps": 1000}})
-    resolved = build_config(layers, get_registry())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            train(resolved.config, display=SyncWatch(5, 25), overwrite=True)
+            train(make_plan(layers), callbacks=[SyncWatch(5, 25)], overwrite=True)
         finally:
             torch.cuda.set_sync_debug_mode(0)
     lines: dict[str, int] = {}

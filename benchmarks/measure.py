@@ -3,8 +3,8 @@
 All loops of one workload run together, taking turns step by step (``take_turns``), and are
 timed the same way: a clock reads ``perf_counter`` as steps complete after step ``warmup``
 (see ``TurnClock``), so set-up, warm-up and compilation are outside the window and each side
-pays exactly its per-step costs. The engine is the real ``ganzoo.engine.train``; the clock
-rides on its progress display.
+pays exactly its per-step costs. The engine is the real ``ganzoo.training.loop.train``; the
+clock is one of its callbacks.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import platform
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,12 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganzoo.components import ResolvedConfig, build_config, build_dataset, build_models
-from ganzoo.engine import seed_everything, train
-from ganzoo.precision import hardware_name, resolve_device
+from ganzoo.build import build
+from ganzoo.devices import hardware_name, resolve_device
+from ganzoo.plan import RunPlan, make_plan
 from ganzoo.registry import Registry, get_registry
-from ganzoo.reporting import ProgressDisplay
+from ganzoo.training.callbacks import Callback
+from ganzoo.training.loop import seed_everything, train
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def speed_options(device: str, *, compile: bool = True) -> list[tuple[str, dict[
 
 
 def workload_config(work: StepWorkload, settings: Settings, out_dir: Path, *extra: dict[str, Any],
-                    registry: Registry | None = None) -> ResolvedConfig:
+                    registry: Registry | None = None) -> RunPlan:
     """The engine config both loops share: fp32, no grids or checkpoints inside the window."""
     base = {
         "variant": work.variant,
@@ -106,7 +107,7 @@ def workload_config(work: StepWorkload, settings: Settings, out_dir: Path, *extr
                 "batch_size": work.batch_size, "device": settings.device, "precision": "fp32",
                 "sample_every_epochs": 0, "checkpoint_every_epochs": 0},
     }
-    return build_config([base, *extra], registry or get_registry())
+    return make_plan([base, *extra], registry or get_registry())
 
 
 class TakeTurns:
@@ -163,26 +164,25 @@ class TakeTurns:
             self._moved(name)
 
 
-class TurnClock(ProgressDisplay):
-    """A silent progress display that times one loop's steps and takes turns with the others.
+class TurnClock(Callback):
+    """A training callback that times one loop's steps and takes turns with the others.
 
-    A step's time runs from getting the turn to the display's next update, so it holds
-    everything the loop does per step (data, step, bookkeeping). Steps after ``first`` up to
-    ``last`` count. The device is synchronised before each reading, which on an accelerator
-    also stalls its queue between steps, for every loop alike.
+    A step's time runs from getting the turn to the end of the next step (``on_step_end`` in
+    the engine, ``step_done`` in the plain loop), so it holds everything the loop does per step
+    (data, step, bookkeeping). Steps after ``first`` up to ``last`` count. The device is
+    synchronised before each reading, which on an accelerator also stalls its queue between
+    steps, for every loop alike.
     """
 
     def __init__(self, name: str, turns: TakeTurns, settings: Settings, first: int, last: int) -> None:
-        super().__init__(quiet=True)
         self.name, self.turns, self.settings, self.first, self.last = name, turns, settings, first, last
         self.seconds: list[float] = []
-        self._seen: set[int] = set()
         self._started = 0.0
 
-    def update(self, *, step: int, **_: Any) -> None:
-        if step in self._seen:  # the engine updates the display again when it logs
-            return
-        self._seen.add(step)
+    def on_step_end(self, run: Any, stats: Any) -> None:
+        self.step_done(run.progress.global_step)
+
+    def step_done(self, step: int) -> None:
         self.settings.sync()
         if step > self.first:
             self.seconds.append(time.perf_counter() - self._started)
@@ -193,7 +193,7 @@ class TurnClock(ProgressDisplay):
         self._started = time.perf_counter()
 
 
-Loop = Callable[[ProgressDisplay], None]
+Loop = Callable[[TurnClock], None]
 
 
 def take_turns(loops: dict[str, Loop], settings: Settings, first: int, last: int) -> dict[str, list[float]]:
@@ -221,17 +221,16 @@ def take_turns(loops: dict[str, Loop], settings: Settings, first: int, last: int
     return {name: clock.seconds for name, clock in clocks.items()}
 
 
-def engine_loop(resolved: ResolvedConfig) -> Loop:
-    """The real engine, ``ganzoo.engine.train``, with the clock as its progress display."""
-    return lambda display: train(resolved.config, display=display, overwrite=True)
+def engine_loop(resolved: RunPlan) -> Loop:
+    """The real engine, ``ganzoo.training.loop.train``, with the clock as a callback."""
+    return lambda clock: train(resolved, callbacks=[clock], overwrite=True)
 
 
-def plain_loop_of(resolved: ResolvedConfig, settings: Settings) -> Loop:
-    return lambda display: plain_loop(resolved, resolved.config.run.max_steps or 0, settings, display)
+def plain_loop_of(resolved: RunPlan, settings: Settings) -> Loop:
+    return lambda clock: plain_loop(resolved, resolved.config.run.max_steps or 0, settings, clock)
 
 
-def plain_loop(resolved: ResolvedConfig, total_steps: int, settings: Settings, display: ProgressDisplay | None,
-               registry: Registry | None = None) -> None:
+def plain_loop(resolved: RunPlan, total_steps: int, settings: Settings, clock: TurnClock | None) -> None:
     """The classic PyTorch GAN tutorial loop on the same models, loss and optimiser settings.
 
     As in the tutorial: float images in [-1, 1] in a ``TensorDataset``, a shuffling
@@ -240,13 +239,10 @@ def plain_loop(resolved: ResolvedConfig, total_steps: int, settings: Settings, d
     ganzoo's alternating strategy, the generator step draws fresh latents and does not
     differentiate the discriminator's weights (the tutorial reuses the D-step fakes).
     """
-    registry = registry or get_registry()
     config, device = resolved.config, resolve_device(settings.device)
     seed_everything(config.run.seed)
-    dataset = build_dataset(config, registry)
-    generator, discriminator = build_models(registry.variant(config.variant), resolved.model_options, dataset)
-    generator.to(device)
-    discriminator.to(device)
+    parts = build(resolved, device)
+    dataset, generator, discriminator = parts.dataset, parts.generator, parts.discriminator
     optimizer = config.optimizer
     g_optimizer = torch.optim.Adam(generator.parameters(), lr=optimizer.lr, betas=optimizer.betas)
     d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=optimizer.lr, betas=optimizer.betas)
@@ -274,18 +270,18 @@ def plain_loop(resolved: ResolvedConfig, total_steps: int, settings: Settings, d
             step += 1
             if step % 50 == 0:
                 print(f"step {step}: D {d_loss.item():.3f} G {g_loss.item():.3f}", end="\r")
-            if display is not None:
-                display.update(epoch=1, epochs=1, step=step)
+            if clock is not None:
+                clock.step_done(step)
             if step == total_steps:
                 break
 
 
-def step_flops(resolved: ResolvedConfig, settings: Settings, *, engine: bool) -> int:
+def step_flops(resolved: RunPlan, settings: Settings, *, engine: bool) -> int:
     """Floating-point operations of one training step, counted by ``torch.utils.flop_counter``."""
     config = resolved.config.model_copy(update={"run": resolved.config.run.model_copy(update={"max_steps": 1})})
     with FlopCounterMode(display=False) as counter:
         if engine:
-            train(config, display=ProgressDisplay(quiet=True), overwrite=True)
+            train(replace(resolved, config=config), overwrite=True)
         else:
             plain_loop(resolved, 1, settings, None)
     return int(counter.get_total_flops())

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganzoo.components import build_config, build_dataset, build_models
+from ganzoo.build import build_models, load_dataset
+from ganzoo.plan import make_plan
 from ganzoo.registry import get_registry
 from ganzoo.weights import load_generator, save_generator
 from measure import Settings, model_name
@@ -25,10 +26,9 @@ CASES = (("mlp", 32, 1), ("dcgan", 32, 1)) if SMOKE else (("mlp", 32, 3), ("dcga
 
 def write_generator(variant: str, image_size: int, path: Path) -> Path:
     registry = get_registry()
-    resolved = build_config([{"variant": variant, "data": {"image_size": image_size, "limit": 16}}], registry)
-    dataset = build_dataset(resolved.config, registry)
-    generator, _ = build_models(registry.variant(variant), resolved.model_options, dataset)
-    save_generator(generator, path, variant=variant, model_config=resolved.to_dict()["model"],
+    plan = make_plan([{"variant": variant, "data": {"image_size": image_size, "limit": 16}}], registry)
+    generator, _ = build_models(plan.variant, load_dataset(plan.config.data, registry=registry))
+    save_generator(generator, path, variant=variant, model_config=plan.to_dict()["model"],
                    plugin=registry.get("variant", variant).plugin)
     return path
 

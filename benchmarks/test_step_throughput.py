@@ -2,7 +2,8 @@
 
 One test per (model, batch size) trains the same model through several loops at once, taking
 turns step by step (``measure.take_turns``): ``plain`` (``measure.plain_loop``), ``engine``
-(same settings as plain), for DCGAN-64 the engine with ganzoo's speed options added one at a
+(same settings as plain), ``engine-reuse`` (the G update reuses the D update's fake
+batch), for DCGAN-64 the engine with ganzoo's speed options added one at a
 time (``engine+channels_last``, ``engine+channels_last+foreach``, ...), and ``plain-again``,
 the noise floor (see ``loops_for``). It records, in the
 pytest-benchmark ``extra_info``, each loop's median seconds per step and images/s, its median
@@ -30,15 +31,19 @@ MODELS = (("mlp", 32, 1, 2),) if SMOKE else (("mlp", 32, 5, 200), ("dcgan", 32, 
 its graphs in the first step and may specialise them in the second."""
 FAST_VARIANTS = ("mlp",) if SMOKE else ("dcgan-64",)
 SPEED_OPTIONS = speed_options(SETTINGS.device, compile=not SMOKE)
+REUSE_FAKE_BATCH = {"strategy": {"options": {"fake_batch": "reuse"}}}
+"""``engine-reuse``: the G update reuses the D update's fake batch (the DCGAN tutorials' way)
+instead of drawing a fresh one (Goodfellow et al.'s Algorithm 1, the default)."""
 
 
 def loops_for(variant: str) -> dict[str, list[dict[str, Any]]]:
     """Loop name -> engine config layers (none for the plain loops); the speed options accumulate.
 
+    ``engine-reuse`` is the engine with ``strategy.options.fake_batch = "reuse"``.
     ``plain-again`` is the plain loop a second time, last in the rotation: its ratio to
     ``plain`` is what two identical loops differ by on this machine, the noise floor.
     """
-    loops: dict[str, list[dict[str, Any]]] = {"plain": [], "engine": []}
+    loops: dict[str, list[dict[str, Any]]] = {"plain": [], "engine": [], "engine-reuse": [REUSE_FAKE_BATCH]}
     if variant in FAST_VARIANTS:
         for count in range(1, len(SPEED_OPTIONS) + 1):
             added = SPEED_OPTIONS[:count]

@@ -1,39 +1,42 @@
 """ganzoo: every classic GAN variant on one engine, one benchmark harness, safe weights.
 
-The public API::
+The user API::
 
     import ganzoo
     generator = ganzoo.load_generator("runs/mlp/generator.safetensors")
     images = generator.sample(64, seed=0)          # (64, C, H, W) in [-1, 1]
     result = ganzoo.evaluate(generator, "mnist-embedded", metrics=["fid", "coverage"])
+    plan = ganzoo.make_plan([{"variant": "dcgan", "run": {"epochs": 1}}])
+    ganzoo.train(plan)
     ganzoo.list_variants("*gan*")
+
+Plugin authors import from ``ganzoo.plugin``, the one stable surface for plugins.
 """
 
 from __future__ import annotations
-
-__version__ = "0.1.0"
 
 import fnmatch
 from typing import TYPE_CHECKING, Any
 
 from ganzoo.errors import GanzooError
-from ganzoo.hookspecs import hookimpl
-from ganzoo.interfaces import Batch, Discriminator, Game, Generator, Loss, TrainingStrategy
 from ganzoo.registry import get_registry
-from ganzoo.specs import DatasetSpec, LossSpec, StrategySpec, VariantSpec
+from ganzoo.version import __version__
 from ganzoo.weights import load_generator
-
 
 if TYPE_CHECKING:
     from ganzoo.metrics.evaluate import evaluate
+    from ganzoo.plan import make_plan
+    from ganzoo.training.loop import train
+
+_LAZY = {"evaluate": "ganzoo.metrics.evaluate", "make_plan": "ganzoo.plan", "train": "ganzoo.training.loop"}
 
 
 def __getattr__(name: str) -> Any:
-    """``ganzoo.evaluate`` is imported on first use, so ``import ganzoo`` does not load torchmetrics."""
-    if name == "evaluate":
-        from ganzoo.metrics.evaluate import evaluate
+    """Imported on first use, so ``import ganzoo`` loads neither torchmetrics nor the engine."""
+    if name in _LAZY:
+        import importlib
 
-        return evaluate
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'ganzoo' has no attribute {name!r}")
 
 
@@ -42,8 +45,5 @@ def list_variants(pattern: str = "*") -> list[str]:
     return [name for name in get_registry().names("variant") if fnmatch.fnmatch(name, pattern)]
 
 
-__all__ = [
-    "Batch", "DatasetSpec", "Discriminator", "Game", "GanzooError", "Generator", "Loss", "LossSpec",
-    "StrategySpec", "TrainingStrategy", "VariantSpec", "__version__", "evaluate", "get_registry", "hookimpl",
-    "list_variants", "load_generator",
-]
+__all__ = ["GanzooError", "__version__", "evaluate", "get_registry", "list_variants", "load_generator", "make_plan",
+           "train"]

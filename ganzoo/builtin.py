@@ -6,7 +6,7 @@ from __future__ import annotations
 from ganzoo.data import load_embedded_mnist, load_image_folder, load_mnist
 from ganzoo.hookspecs import hookimpl
 from ganzoo.losses import (BCEOptions, HingeLoss, LeastSquaresLoss, LeastSquaresOptions, MinimaxLoss,
-                           NonSaturatingLoss)
+                           NonSaturatingLoss, RelativisticAverageLoss)
 from ganzoo.specs import DatasetSpec, LossSpec, StrategySpec
 from ganzoo.strategies import AlternatingOptions, AlternatingStrategy
 
@@ -21,6 +21,8 @@ def ganzoo_register_losses() -> list[LossSpec]:
         LossSpec("hinge", HingeLoss, description="hinge game (SAGAN, BigGAN): D margins at +-1, G maximises D(G(z))"),
         LossSpec("least-squares", LeastSquaresLoss, LeastSquaresOptions,
                  "LSGAN (Mao et al. 2017): squared error to targets a=0, b=1, c=1"),
+        LossSpec("relativistic-average", RelativisticAverageLoss,
+                 description="RaGAN (Jolicoeur-Martineau 2018): is real more realistic than the average fake?"),
     ]
 
 

@@ -22,6 +22,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ganzoo.errors import ConfigError
+from ganzoo.metrics.catalogue import METRICS, MetricName
 
 
 class StrictModel(BaseModel):
@@ -105,10 +106,18 @@ class RunConfig(StrictModel):
     sync_batchnorm: bool = Field(False, description="SyncBatchNorm across DDP ranks (CUDA only)")
     compile: Literal["off", "default", "reduce-overhead", "max-autotune"] = "off"
     eval_every_epochs: int = Field(0, ge=0, description="evaluate every N epochs and keep checkpoints/best; 0 disables")
-    eval_metric: Literal["fid", "kid", "is", "precision", "recall", "classes_covered", "coverage_kl", "confidence",
-                         "cond_accuracy"] = Field("fid", description="the metric that picks the best checkpoint")
+    eval_metric: MetricName = Field("fid", description="the metric that picks the best checkpoint")
     eval_num_samples: int = Field(2000, ge=10, le=100_000, description="generated samples per evaluation")
     eval_backbone: Literal["mnist-classifier", "inception"] = "mnist-classifier"
+    callbacks: list[ComponentConfig] = Field(
+        default_factory=list, description="extra callbacks by registered name, each with its options")
+
+    @model_validator(mode="after")
+    def _measurable(self) -> RunConfig:
+        if METRICS[self.eval_metric].needs_classifier and self.eval_backbone != "mnist-classifier":
+            raise ValueError(f"run.eval_metric {self.eval_metric} needs run.eval_backbone mnist-classifier "
+                             "(it reads the classifier's class predictions)")
+        return self
 
 
 class TrainConfig(StrictModel):
@@ -161,22 +170,55 @@ def load_config_file(path: Path) -> dict[str, Any]:
 def parse_set_items(items: Iterable[str]) -> dict[str, Any]:
     """Turn ``["run.epochs=3", "loss.options.real_label=0.9"]`` into a nested dict.
 
-    Values are parsed as YAML scalars, so numbers, booleans, lists and null work as typed.
+    Values are parsed as YAML 1.2 (core schema), so numbers, true/false, null, lists and maps
+    work as typed, and anything else stays the string the user typed.
     """
     nested: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip() or any(not part for part in key.split(".")):
             raise ConfigError(f"--set {item!r} must look like section.key=value, e.g. run.epochs=3")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            value = raw
-        _assign(nested, key.strip().split("."), value)
+        assign_nested(nested, key.strip().split("."), parse_value(raw))
     return nested
 
 
-def _assign(nested: dict[str, Any], path: list[str], value: Any) -> None:
+class _CoreSchemaLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader with YAML 1.2 core-schema scalars instead of YAML 1.1's, under which
+    ``--out no`` would be False, ``off`` False, ``1:20`` the sexagesimal 80 and ``1_000`` 1000."""
+
+    yaml_implicit_resolvers: dict[Any, list[tuple[str, re.Pattern[str]]]] = {}
+
+
+_CORE_SCHEMA = [  # (tag, pattern, first characters); int before float, which also matches "3"
+    ("bool", r"(?i:true|false)$", "tTfF"),
+    ("null", r"(?:~|(?i:null)|)$", ["~", "n", "N", ""]),
+    ("int", r"(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    ("float", r"(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?i:inf)|\.(?i:nan))$",
+     "-+.0123456789"),
+]
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """YAML 1.2 ints; SafeLoader's would read ``010`` as octal 8."""
+    value = str(loader.construct_scalar(node))
+    return int(value, {"0x": 16, "0o": 8}.get(value[:2], 10))
+
+
+for _tag, _pattern, _first in _CORE_SCHEMA:
+    _CoreSchemaLoader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), list(_first))
+_CoreSchemaLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+def parse_value(raw: str) -> Any:
+    """One ``--set`` value: YAML 1.2 core schema, or the raw string when it is not valid YAML."""
+    try:
+        return yaml.load(raw, Loader=_CoreSchemaLoader)  # a SafeLoader: no Python objects
+    except yaml.YAMLError:
+        return raw
+
+
+def assign_nested(nested: dict[str, Any], path: list[str], value: Any) -> None:
+    """Set ``nested[path[0]][path[1]]... = value``, making the sections on the way."""
     for part in path[:-1]:
         nested = nested.setdefault(part, {})
         if not isinstance(nested, dict):

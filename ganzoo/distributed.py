@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ganzoo.errors import ConfigError
-from ganzoo.precision import resolve_device
+from ganzoo.devices import resolve_device
 
 TORCHRUN_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
@@ -95,10 +95,6 @@ class Cluster:
             nn.SyncBatchNorm.convert_sync_batchnorm(module)
         device_ids = [device.index] if device.type == "cuda" else None
         return GanzooDDP(module, self, device_ids=device_ids)
-
-    def barrier(self) -> None:
-        if self.distributed:
-            dist.barrier(group=self.control)
 
 
 class GanzooDDP(DistributedDataParallel):

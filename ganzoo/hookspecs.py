@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pluggy
 
-from ganzoo.specs import DatasetSpec, LossSpec, StrategySpec, VariantSpec
+from ganzoo.specs import CallbackSpec, DatasetSpec, LossSpec, StrategySpec, VariantSpec
 
 PROJECT_NAME = "ganzoo"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -38,3 +38,9 @@ def ganzoo_register_strategies() -> list[StrategySpec]:
 @hookspec
 def ganzoo_register_datasets() -> list[DatasetSpec]:
     """Return the datasets this plugin can load into memory."""
+
+
+@hookspec
+def ganzoo_register_callbacks() -> list[CallbackSpec]:
+    """Return the training callbacks (loggers, probes) this plugin provides; a run selects them
+    by name in ``run.callbacks``."""

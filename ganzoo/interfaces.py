@@ -121,15 +121,22 @@ class Loss(ABC):
 
     Implementations should compute in fp32 (``logits.float()``) so they stay correct under
     autocast. ``statistics`` reports what the progress display shows.
+
+    A loss whose generator objective compares fakes with reals (the relativistic losses) sets
+    ``generator_needs_real_logits = True``: the generator step then also scores the real batch
+    (without gradients) and passes those logits as ``real_logits``. Otherwise ``real_logits`` is
+    None and the real batch costs nothing in the G step.
     """
+
+    generator_needs_real_logits: bool = False
 
     @abstractmethod
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         """The scalar the discriminator minimises."""
 
     @abstractmethod
-    def generator_loss(self, fake_logits: Tensor) -> Tensor:
-        """The scalar the generator minimises."""
+    def generator_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+        """The scalar the generator minimises (``real_logits``: see the class docstring)."""
 
     def statistics(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
         """Detached scalars to log. Default: D(x) and D(G(z)) as mean probabilities."""
@@ -152,11 +159,16 @@ class Batch:
 
 @dataclass
 class Game:
-    """Everything one training step touches, handed to the strategy by the engine.
+    """Everything one training step touches, handed to the strategy by the run loop.
 
-    ``autocast`` wraps forward passes in the run's precision; ``optimize`` runs backward and the
-    optimiser step with the right gradient scaler. Strategies call these rather than talking to
-    devices or ``torch.amp`` themselves.
+    ``autocast()`` wraps forward passes in the run's precision. ``optimize(loss, optimizer)``
+    does the whole update of one player: it **zeroes that optimiser's gradients**
+    (``set_to_none``), backpropagates ``loss`` (through the fp16 ``GradScaler`` when there is
+    one) and steps the optimiser. Nothing freezes the other player for you: the step building
+    blocks in ``ganzoo.plugin`` (``generator_update``) freeze D during the G update, which only
+    saves work (the D optimiser never steps there). ``step`` is the number of steps completed
+    before this one (lazy regularisation keys on it). Strategies call these rather than talking
+    to devices or ``torch.amp`` themselves.
     """
 
     generator: Generator
@@ -166,14 +178,19 @@ class Game:
     d_optimizer: torch.optim.Optimizer
     autocast: Callable[[], AbstractContextManager[Any]]
     optimize: Callable[[Tensor, torch.optim.Optimizer], None]
+    step: int = 0
 
-    def fake_batch(self, n: int, labels: Tensor | None) -> tuple[Tensor, Tensor | None]:
-        """Draw ``n`` latents and generate; for conditional models reuse real labels."""
+    def fake_batch(self, n: int, labels: Tensor | None = None) -> Batch:
+        """Draw ``n`` latents and generate; a conditional model reuses ``labels`` (the real
+        batch's) or draws uniform ones. Autograd records through G unless the caller is in
+        ``torch.no_grad()``."""
         device = next(self.generator.parameters()).device
         latents = self.generator.sample_latents(n, device=device)
         if self.generator.num_classes is not None and labels is None:
             labels = self.generator.sample_labels(n, device=device)
-        return self.generator(latents, labels), labels
+        elif self.generator.num_classes is None:
+            labels = None
+        return Batch(self.generator(latents, labels), labels)
 
 
 class TrainingStrategy(ABC):

@@ -1,4 +1,5 @@
-"""The two losses of the original GAN paper, both computed from logits in fp32.
+"""ganzoo's own losses, all computed from logits in fp32: the two of the original GAN paper, hinge,
+least squares and relativistic average.
 
 With D(x) = sigmoid(l):  -log D(x) = softplus(-l)  and  -log(1 - D(x)) = softplus(l),
 which is what ``binary_cross_entropy_with_logits`` evaluates without overflow.
@@ -41,7 +42,7 @@ class MinimaxLoss(Loss):
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return _discriminator_bce(real_logits, fake_logits, self.real_label)
 
-    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+    def generator_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         return -F.softplus(fake_logits.float()).mean()  # log(1 - sigmoid(l)) = -softplus(l)
 
 
@@ -54,7 +55,7 @@ class NonSaturatingLoss(Loss):
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return _discriminator_bce(real_logits, fake_logits, self.real_label)
 
-    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+    def generator_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         fake_logits = fake_logits.float()
         return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
@@ -72,7 +73,7 @@ class HingeLoss(Loss):
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return F.relu(1.0 - real_logits.float()).mean() + F.relu(1.0 + fake_logits.float()).mean()
 
-    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+    def generator_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         return -fake_logits.float().mean()
 
     def statistics(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
@@ -95,7 +96,7 @@ class LeastSquaresLoss(Loss):
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return 0.5 * ((real_logits.float() - self.b).square().mean() + (fake_logits.float() - self.a).square().mean())
 
-    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+    def generator_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         return 0.5 * (fake_logits.float() - self.c).square().mean()
 
     def statistics(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
@@ -105,3 +106,34 @@ class LeastSquaresLoss(Loss):
 def _raw_means(real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
     """Mean discriminator outputs, for losses whose outputs are not logits of a probability."""
     return {"d_real": real_logits.detach().float().mean(), "d_fake": fake_logits.detach().float().mean()}
+
+
+class RelativisticAverageLoss(Loss):
+    """RaGAN (Jolicoeur-Martineau 2018), non-saturating form: each player judges whether real data
+    is more realistic than the average fake, and the reverse.
+
+    D minimises BCE(D(x) - mean D(G(z)), 1) + BCE(D(G(z)) - mean D(x), 0); G minimises the same
+    with the targets swapped, which is why G's loss needs the real logits.
+    """
+
+    generator_needs_real_logits = True
+
+    def __init__(self, options: object = None) -> None:
+        pass
+
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return _relativistic(real_logits.float(), fake_logits.float())
+
+    def generator_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+        if real_logits is None:
+            raise ValueError("the relativistic loss needs the real logits in the generator step")
+        return _relativistic(fake_logits.float(), real_logits.float())
+
+    def statistics(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+        return _raw_means(real_logits, fake_logits)
+
+
+def _relativistic(winners: Tensor, losers: Tensor) -> Tensor:
+    """BCE(winners - mean(losers), 1) + BCE(losers - mean(winners), 0)."""
+    return (F.binary_cross_entropy_with_logits(winners - losers.mean(), torch.ones_like(winners))
+            + F.binary_cross_entropy_with_logits(losers - winners.mean(), torch.zeros_like(losers)))

@@ -1,4 +1,4 @@
-"""Device choice and mixed precision: the only place that knows about CUDA, MPS and autocast.
+"""Mixed precision: the only place that knows about autocast and gradient scalers.
 
 On CUDA the default is mixed precision: bf16 autocast where the GPU supports it, otherwise fp16
 with one ``GradScaler`` per optimiser (each player's loss scale evolves on its own). On CPU and
@@ -7,51 +7,13 @@ MPS the default is fp32; bf16 autocast can be asked for.
 
 from __future__ import annotations
 
-import platform
 from contextlib import AbstractContextManager, nullcontext
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from ganzoo.errors import ConfigError
-
-
-def resolve_device(requested: str) -> torch.device:
-    """``auto`` picks CUDA, then MPS, then CPU; an explicit device must exist."""
-    if requested == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(requested)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {requested!r} asked for but CUDA is not available; use --device cpu or auto")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ConfigError(f"device {requested!r} does not exist: this machine has "
-                              f"{torch.cuda.device_count()} CUDA device(s)")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("device 'mps' asked for but MPS is not available; use --device cpu or auto")
-    return device
-
-
-def hardware_name(device: torch.device) -> str:
-    """What a device is, for the record beside a measurement: the GPU's name, the CPU's model
-    name (Linux ``/proc/cpuinfo``, else ``platform``), or the device type."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    if device.type != "cpu":
-        return device.type
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def resolve_precision(requested: str, device: torch.device) -> str:

@@ -2,13 +2,19 @@
 
 Plugins are discovered through the ``ganzoo`` entry-point group, exactly as third-party ones
 are; ganzoo's own losses, strategies and datasets arrive the same way. Loading is contained:
-a plugin that fails to import, raises in a hook, returns the wrong type or claims a name that is
-already taken is recorded as a ``PluginProblem`` and everything else keeps working.
+a plugin that fails to import, misnames a hook, raises in a hook or returns the wrong type is
+recorded as a ``PluginProblem`` and everything else keeps working. A name is never taken away:
+ganzoo's own plugins register first, the rest in order of distribution name, and a later
+plugin claiming a taken name is reported and ignored, so installing a plugin cannot break
+``ganzoo train mlp`` or the loading of weights trained with the built-in ``mlp``.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata as importlib_metadata
+import inspect
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +22,7 @@ from typing import Any
 import pluggy
 
 from ganzoo import hookspecs
-from ganzoo.errors import PluginError, UnknownNameError
+from ganzoo.errors import UnknownNameError
 from ganzoo.specs import SPEC_TYPES, DatasetSpec, LossSpec, StrategySpec, VariantSpec
 
 ENTRY_POINT_GROUP = "ganzoo"
@@ -25,7 +31,11 @@ _HOOK_FOR_KIND = {
     "loss": "ganzoo_register_losses",
     "strategy": "ganzoo_register_strategies",
     "dataset": "ganzoo_register_datasets",
+    "callback": "ganzoo_register_callbacks",
 }
+HOOK_NAMES = tuple(_HOOK_FOR_KIND.values())
+BUILTIN_DISTRIBUTIONS = frozenset({"ganzoo", "ganzoo-mlp", "ganzoo-dcgan", "ganzoo-wgan", "ganzoo-conditional"})
+"""ganzoo's own distributions: they register first, so their names can never be taken."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +56,12 @@ class Registered:
 
 @dataclass(frozen=True)
 class PluginProblem:
-    """Why one plugin (or one of its hooks) contributes nothing; the rest of the registry works."""
+    """Why one plugin (or one of its hooks or specs) contributes nothing; the rest of the registry works."""
 
     plugin: PluginInfo
     message: str
     fix: str | None = None  # what to do; by default, fix or uninstall the plugin's distribution
+    hides_names: bool = True  # False for an ignored duplicate: the name is there, from the first plugin
 
     def __str__(self) -> str:
         fix = self.fix or f"fix or uninstall {self.plugin.distribution}"
@@ -58,37 +69,29 @@ class PluginProblem:
 
 
 class Registry:
-    """Named variants, losses, strategies and datasets, with where each came from."""
+    """Named variants, losses, strategies, datasets and callbacks, with where each came from."""
 
     def __init__(self) -> None:
         self.components: dict[str, dict[str, Registered]] = {kind: {} for kind in SPEC_TYPES}
-        self.conflicts: dict[tuple[str, str], list[PluginInfo]] = {}
         self.problems: list[PluginProblem] = []
 
     def add(self, kind: str, spec: Any, plugin: PluginInfo) -> None:
-        """Register ``spec``; a taken name becomes a conflict that names both plugins."""
-        table = self.components[kind]
-        key = (kind, spec.name)
-        if key in self.conflicts:
-            self.conflicts[key].append(plugin)
-        elif spec.name in table:
-            first = table.pop(spec.name).plugin
-            self.conflicts[key] = [first, plugin]
-        else:
-            table[spec.name] = Registered(kind, spec, plugin)
+        """Register ``spec``; the first registrant keeps a name, a later one is reported and ignored."""
+        first = self.components[kind].get(spec.name)
+        if first is None:
+            self.components[kind][spec.name] = Registered(kind, spec, plugin)
             return
-        names = " and ".join(sorted(repr(p.distribution) for p in self.conflicts[key]))
-        self.problems.append(PluginProblem(plugin, f"{kind} {spec.name!r} is registered by both {names}",
-                                           fix="uninstall one of them"))
+        dist = plugin.distribution
+        self.problems.append(PluginProblem(
+            plugin, f"{kind} {spec.name!r} is already provided by {first.plugin.distribution} {first.plugin.version}, "
+                    "so this plugin's is ignored", fix=f"rename it in {dist} or uninstall {dist}", hides_names=False))
 
     def get(self, kind: str, name: str) -> Registered:
-        if (kind, name) in self.conflicts:
-            names = " and ".join(sorted(repr(p.distribution) for p in self.conflicts[(kind, name)]))
-            raise PluginError(f"{kind} {name!r} is registered by both {names}; uninstall one of them")
         try:
             return self.components[kind][name]
         except KeyError:
-            raise UnknownNameError(kind, name, self.components[kind], broken=[p.plugin.name for p in self.problems]) from None
+            broken = {p.plugin.name for p in self.problems if p.hides_names}
+            raise UnknownNameError(kind, name, self.components[kind], broken=broken) from None
 
     def variant(self, name: str) -> VariantSpec:
         return self.get("variant", name).spec
@@ -114,35 +117,91 @@ def create_plugin_manager() -> pluggy.PluginManager:
 
 def build_registry(extra_plugins: Iterable[tuple[Any, PluginInfo]] = (),
                    *, entry_points: bool = True) -> tuple[pluggy.PluginManager, Registry]:
-    """Load every ``ganzoo`` entry point (and ``extra_plugins``) and collect their specs."""
+    """Load every ``ganzoo`` entry point (built-ins first), then ``extra_plugins``, and collect their specs."""
     pm = create_plugin_manager()
     registry = Registry()
+    order: dict[str, int] = {}
     infos: dict[str, PluginInfo] = {}
     candidates = list(_entry_point_plugins(registry)) if entry_points else []
     for plugin, info in [*candidates, *extra_plugins]:
-        try:
-            pm.register(plugin, name=info.name)
-        except Exception as exc:  # pluggy validates hook names and signatures here
-            registry.problems.append(PluginProblem(info, f"cannot be registered: {_why(exc)}"))
-            continue
-        infos[info.name] = info
+        if _register(pm, plugin, info, registry):
+            order[info.name], infos[info.name] = len(order), info
     for kind, hook_name in _HOOK_FOR_KIND.items():
-        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        # Registration order, not pluggy's call order (which tryfirst/trylast could change).
+        for impl in sorted(getattr(pm.hook, hook_name).get_hookimpls(), key=lambda i: order[i.plugin_name]):
             info = infos[impl.plugin_name]
             for spec in _call_hook(impl, kind, info, registry):
                 registry.add(kind, spec, info)
     return pm, registry
 
 
+def _register(pm: pluggy.PluginManager, plugin: Any, info: PluginInfo, registry: Registry) -> bool:
+    """Register ``plugin``; one with a hook ganzoo does not know is reported and left out whole."""
+    try:
+        pm.register(plugin, name=info.name)
+    except Exception as exc:  # pluggy validates hook signatures here
+        registry.problems.append(PluginProblem(info, f"cannot be registered: {_why(exc)}"))
+        return False
+    problems = [*_unknown_hooks(pm, plugin, info), *_unmarked_hooks(pm, plugin, info)]
+    if problems:
+        pm.unregister(plugin)
+        registry.problems.extend(problems)
+    return not problems
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: Any, info: PluginInfo) -> list[PluginProblem]:
+    """``@hookimpl`` functions without a hookspec (pluggy would never call them), unless marked optional."""
+    problems = []
+    for caller in pm.get_hookcallers(plugin) or []:
+        own = [impl for impl in caller.get_hookimpls() if impl.plugin is plugin]
+        if caller.spec is None and not all(impl.optionalhook for impl in own):
+            problems.append(PluginProblem(info, f"unknown hook {caller.name!r}{_closest_hook(caller.name)}"))
+    return problems
+
+
+def _unmarked_hooks(pm: pluggy.PluginManager, plugin: Any, info: PluginInfo) -> list[PluginProblem]:
+    """``ganzoo_*`` functions pluggy skipped: a forgotten ``@hookimpl``, perhaps with a typo too."""
+    problems = []
+    for name in dir(plugin):
+        if not name.startswith("ganzoo_") or pm.parse_hookimpl_opts(plugin, name) is not None:
+            continue
+        value = inspect.getattr_static(plugin, name, None)
+        if not (inspect.isroutine(value) or isinstance(value, (staticmethod, classmethod))):
+            continue
+        if name in HOOK_NAMES:
+            problems.append(PluginProblem(info, f"{name} is not marked with @hookimpl",
+                                          fix=f"decorate it with @hookimpl from ganzoo.plugin, or uninstall "
+                                              f"{info.distribution}"))
+        else:
+            problems.append(PluginProblem(info, f"unknown hook {name!r}{_closest_hook(name)}"))
+    return problems
+
+
+def _closest_hook(name: str) -> str:
+    close = difflib.get_close_matches(name, HOOK_NAMES, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else f" (ganzoo's hooks are {', '.join(HOOK_NAMES)})"
+
+
 def _entry_point_plugins(registry: Registry) -> Iterable[tuple[Any, PluginInfo]]:
+    """Every entry point, loaded in a fixed order: ganzoo's own, then the rest by distribution name."""
+    found = []
     for entry_point in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = entry_point.dist
         info = PluginInfo(entry_point.name, dist.name if dist else entry_point.value,
                           dist.version if dist else "unknown")
+        canonical = _canonical(info.distribution)
+        found.append(((canonical not in BUILTIN_DISTRIBUTIONS, canonical, info.name, entry_point.value),
+                      entry_point, info))
+    for _, entry_point, info in sorted(found, key=lambda item: item[0]):
         try:
             yield entry_point.load(), info
         except Exception as exc:
             registry.problems.append(PluginProblem(info, f"failed to import {entry_point.value!r}: {_why(exc)}"))
+
+
+def _canonical(distribution: str) -> str:
+    """A distribution name as packaging compares them (PEP 503): ``Ganzoo_MLP`` is ``ganzoo-mlp``."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 def _call_hook(impl: pluggy.HookImpl, kind: str, info: PluginInfo, registry: Registry) -> list[Any]:
@@ -180,9 +239,3 @@ def get_registry() -> Registry:
     if _REGISTRY is None:
         _PLUGIN_MANAGER, _REGISTRY = build_registry()
     return _REGISTRY
-
-
-def reset_registry() -> None:
-    """Forget the cached registry so the next ``get_registry`` rediscovers plugins."""
-    global _REGISTRY, _PLUGIN_MANAGER
-    _REGISTRY = _PLUGIN_MANAGER = None

@@ -123,13 +123,6 @@ def read_safetensors_metadata(path: Path, what: str) -> dict[str, str]:
         return _metadata(_checked_header(handle, path, what), path, what)
 
 
-def check_safetensors_file(path: Path, what: str) -> None:
-    """Fail early, in words, on a missing file, a pickle (which is never unpickled), a truncated
-    file or a header that does not fit it."""
-    with _open_weights(path, what) as handle:
-        _checked_header(handle, path, what)
-
-
 def _open_weights(path: Path, what: str) -> BinaryIO:
     if not path.exists():
         raise WeightsError(f"{what} {str(path)!r} does not exist; check the path")

@@ -18,6 +18,7 @@ from ganzoo.interfaces import Discriminator, Generator, ImageShape, Loss, Traini
 if TYPE_CHECKING:
     from ganzoo.config import DataConfig
     from ganzoo.data import ImageDataset
+    from ganzoo.training.callbacks import Callback
 
 
 class NoOptions(BaseModel):
@@ -66,9 +67,20 @@ class DatasetSpec:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class CallbackSpec:
+    """Something that watches training (a logger, a probe), selected by a run's ``run.callbacks``."""
+
+    name: str
+    factory: Callable[[Any], Callback]
+    config_model: type[BaseModel] = NoOptions
+    description: str = ""
+
+
 SPEC_TYPES: dict[str, type] = {
     "variant": VariantSpec,
     "loss": LossSpec,
     "strategy": StrategySpec,
     "dataset": DatasetSpec,
+    "callback": CallbackSpec,
 }

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import torch
 
-from ganzoo.components import ResolvedConfig, build_config
+from ganzoo.plan import RunPlan, make_plan
 from ganzoo.registry import Registry, get_registry
 
 @pytest.fixture(scope="session")
@@ -25,20 +25,20 @@ def registry() -> Registry:
 
 
 @pytest.fixture
-def tiny_config(tmp_path: Path, registry: Registry) -> Callable[..., ResolvedConfig]:
-    """Build a real, validated config for a few fast steps; keyword layers override it.
+def tiny_config(tmp_path: Path, registry: Registry) -> Callable[..., RunPlan]:
+    """Build a real, resolved ``RunPlan`` for a few fast steps; keyword layers override it.
 
     ``tiny_config("mlp", run={"epochs": 2})`` -> 256 embedded MNIST digits at 16x16, batch 32.
     """
 
-    def build(variant: str = "mlp", **sections: Any) -> ResolvedConfig:
+    def build(variant: str = "mlp", **sections: Any) -> RunPlan:
         base: dict[str, Any] = {
             "variant": variant,
             "data": {"name": "mnist-embedded", "image_size": 16, "limit": 256},
             "run": {"out_dir": str(tmp_path / "run"), "epochs": 1, "batch_size": 32, "device": "cpu",
                     "log_every_steps": 2, "num_fixed_samples": 16},
         }
-        return build_config([base, sections], registry)
+        return make_plan([base, sections], registry)
 
     return build
 
@@ -55,17 +55,16 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     return run
 
 
-def train_quietly(resolved: ResolvedConfig) -> Any:
-    """Train a resolved config through the real engine with no display; returns its ``RunResult``."""
-    from ganzoo.engine import train
-    from ganzoo.reporting import ProgressDisplay
+def train_quietly(plan: RunPlan) -> Any:
+    """Train a plan through the real run loop with no display; returns its ``RunResult``."""
+    from ganzoo.training.loop import train
 
-    return train(resolved.config, display=ProgressDisplay(quiet=True))
+    return train(plan)
 
 
 def logged_steps(result: Any) -> list[dict[str, float]]:
     """The ``step`` rows a run wrote to its metrics.jsonl."""
-    from ganzoo.reporting import MetricsLog
+    from ganzoo.training.metrics_log import MetricsLog
 
     return MetricsLog(Path(result.out_dir) / "metrics.jsonl").read("step")
 

@@ -15,11 +15,12 @@ from typing import Any
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ganzoo import __version__
+from ganzoo.version import __version__
 from ganzoo.config import validate_model
+from ganzoo.contracts import check_generator
 from ganzoo.errors import GanzooError, PluginError, UnknownNameError, WeightsError
 from ganzoo.interfaces import Generator
-from ganzoo.precision import resolve_device
+from ganzoo.devices import resolve_device
 from ganzoo.registry import PluginInfo, Registry, get_registry
 from ganzoo.safe_state import read_safetensors, read_safetensors_metadata, save_safetensors
 
@@ -106,6 +107,11 @@ def load_generator(path: Path | str, device: str | torch.device = "auto",
                            f"file's config ({type(exc).__name__}: {exc}); the file does not match the plugin") from None
     check_tensors_fit(generator, tensors, path)
     generator.load_state_dict(tensors, strict=True)
+    images = check_generator(generator, metadata.image_shape, what=f"variant {metadata.variant!r} ({metadata.plugin})",
+                             check_range=False)
+    if not torch.isfinite(images).all():
+        raise WeightsError(f"{str(path)!r}: the generator makes NaN or Inf images from these weights; they are "
+                           "from a diverged run, use an earlier checkpoint")
     device = device if isinstance(device, torch.device) else resolve_device(device)
     return generator.to(device).eval()
 

@@ -4,7 +4,7 @@
 ``torchrun --nproc_per_node=2 tests/distributed_worker.py OUT BATCH STEPS`` trains with DDP,
 BATCH per rank. After every step each rank saves every weight of G and D to OUT/rank-R.pt, so
 the test can compare ranks with each other and with the single process step by step.
-Everything is built by ganzoo's own components, as the engine builds it. The MLP has no
+Everything is built by ganzoo's own ``build``, as the run loop builds it. The MLP has no
 BatchNorm (on CPU each rank would normalise its own half-batch) and trains with plain SGD,
 whose step, unlike Adam's, is proportional to the gradient: a gradient summed instead of
 averaged over ranks would show.
@@ -17,13 +17,14 @@ from pathlib import Path
 
 import torch
 
-from ganzoo.components import build_config, build_dataset, build_models, build_optimizer, build_strategy, build_loss
+from ganzoo.build import build
 from ganzoo.data import epoch_order
 from ganzoo.distributed import session
-from ganzoo.engine import seed_everything
 from ganzoo.interfaces import Game
+from ganzoo.plan import make_plan
 from ganzoo.precision import Precision
 from ganzoo.registry import get_registry
+from ganzoo.training.loop import seed_everything
 
 
 def snapshot(*modules: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -33,26 +34,24 @@ def snapshot(*modules: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def main(out: Path, batch_size: int, steps: int) -> None:
     registry = get_registry()
-    resolved = build_config([{
+    plan = make_plan([{
         "variant": "mlp", "model": {"batch_norm": False, "generator_widths": [32, 64],
                                     "discriminator_widths": [64, 32]},
         "data": {"name": "mnist-embedded", "image_size": 8, "limit": 256},
         "optimizer": {"name": "sgd", "lr": 0.05},
         "run": {"device": "cpu", "batch_size": batch_size, "seed": 3},
     }], registry)
-    config = resolved.config
+    config = plan.config
     device = torch.device("cpu")
     with session("cpu") as cluster:
         seed_everything(config.run.seed)
-        dataset = build_dataset(config, registry)
-        generator, discriminator = build_models(registry.variant("mlp"), resolved.model_options, dataset)
-        g_optimizer = build_optimizer(config.optimizer, generator, config.optimizer.lr, device)
-        d_optimizer = build_optimizer(config.optimizer, discriminator, config.optimizer.lr, device)
+        parts = build(plan, device)
+        dataset, generator, discriminator = parts.dataset, parts.generator, parts.discriminator
         precision = Precision(device, "fp32")
-        precision.attach(g=g_optimizer, d=d_optimizer)
-        strategy = build_strategy(resolved, registry)
+        precision.attach(g=parts.g_optimizer, d=parts.d_optimizer)
+        strategy = parts.strategy
         game = Game(generator=cluster.wrap(generator, device), discriminator=cluster.wrap(discriminator, device),
-                    loss=build_loss(resolved, registry), g_optimizer=g_optimizer, d_optimizer=d_optimizer,
+                    loss=parts.loss, g_optimizer=parts.g_optimizer, d_optimizer=parts.d_optimizer,
                     autocast=precision.autocast, optimize=precision.optimize)
         order = cluster.shard(epoch_order(len(dataset), seed=config.run.seed, epoch=0), batch_size)
         history = []

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from ganzoo.bench import BenchConfig, BenchDisplay, run_bench
-from ganzoo.bench_eval import lower_is_better
-from ganzoo.bench_report import markdown_table, metric_label, write_report
+from ganzoo.bench.config import BenchConfig
+from ganzoo.bench.report import markdown_table, metric_label, write_report
+from ganzoo.bench.runner import run_bench
+from ganzoo.metrics.catalogue import lower_is_better
+from ganzoo.training.display import ProgressDisplay
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +26,8 @@ def report(tmp_path_factory: pytest.TempPathFactory):
                          batch_size=32, device="cpu", eval_points=2, eval_samples=64, out_dir=out,
                          overrides={"model": {"latent_dim": 8}})
     screen = StringIO()
-    bench = run_bench(config, display=BenchDisplay(Console(file=screen, width=120)))
+    console = Console(file=screen, width=120)
+    bench = run_bench(config, callbacks=[ProgressDisplay(console)], note=console.print)
     (out / "screen.txt").write_text(screen.getvalue())
     return bench, out
 
@@ -35,11 +38,12 @@ def test_every_variant_and_seed_trains_the_same_budget(report) -> None:
         assert [seed.seed for seed in variant.seeds] == [0, 1]
         assert all(seed.images == 192 and seed.peak_memory_bytes > 0 for seed in variant.seeds)
         assert all(len(seed.curve) == 2 and seed.curve[0]["images"] < seed.curve[1]["images"] for seed in variant.seeds)
+        assert all(seed.curve[0]["images"] == 96 and seed.curve[0]["train_seconds"] <= seed.train_seconds
+                   for seed in variant.seeds)
 
 
-def test_the_display_shows_each_run_but_not_its_segments_resuming(report) -> None:
-    """Each run trains in ``eval_points`` segments; the later ones resume it, which is how the
-    bench works and not news to its user."""
+def test_each_run_is_one_continuous_run_evaluated_along_the_way(report) -> None:
+    """The evaluation curve is a callback of one run: no segments, nothing resumed."""
     _, out = report
     screen = (out / "screen.txt").read_text()
     assert "bench: mlp seed 0" in screen and "bench: cgan-mlp seed 1" in screen

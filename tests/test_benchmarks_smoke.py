@@ -31,7 +31,8 @@ def test_the_benchmarks_run_in_smoke_mode_and_print_one_table(tmp_path: Path) ->
     infos = [bench["extra_info"] for bench in json.loads(saved.read_text())["benchmarks"]]
     assert {info["kind"] for info in infos} == {"ceiling", "step", "sample", "load"}
     loops = {name for info in infos if info["kind"] == "step" for name in info["loops"]}
-    assert loops == {"plain", "engine", "engine+channels_last", "engine+channels_last+foreach", "plain-again"}
+    assert loops == {"plain", "engine", "engine-reuse", "engine+channels_last", "engine+channels_last+foreach",
+                     "plain-again"}
 
     markdown = tmp_path / "benchmark.md"
     rebuilt = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), str(saved),

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from ganzoo.components import build_config
+from ganzoo.plan import make_plan
+from ganzoo.cli import build_parser
+from ganzoo.cli.train import flag_layer
 from ganzoo.config import TrainConfig, load_config_file, merge_layers, parse_set_items
 from ganzoo.errors import ConfigError
 
@@ -14,9 +17,9 @@ from ganzoo.errors import ConfigError
 def test_layers_apply_variant_defaults_then_file_then_flags(registry, tmp_path):
     config_file = tmp_path / "run.toml"
     config_file.write_text('variant = "mlp"\n[run]\nepochs = 7\nbatch_size = 16\n[model]\nlatent_dim = 32\n')
-    resolved = build_config([load_config_file(config_file), parse_set_items(["run.batch_size=8"])], registry)
+    resolved = make_plan([load_config_file(config_file), parse_set_items(["run.batch_size=8"])], registry)
     assert resolved.config.run.epochs == 7 and resolved.config.run.batch_size == 8
-    assert resolved.model_options.latent_dim == 32
+    assert resolved.variant.options.latent_dim == 32
     assert resolved.config.optimizer.betas == (0.5, 0.999)
     assert resolved.to_dict()["loss"] == {"name": "non-saturating", "options": {"real_label": 1.0}}
 
@@ -40,7 +43,7 @@ def test_yaml_and_json_files_load(tmp_path):
 ])
 def test_bad_values_give_one_readable_line(registry, layer, message):
     with pytest.raises(ConfigError, match=message) as caught:
-        build_config([{"variant": "mlp"}, layer], registry)
+        make_plan([{"variant": "mlp"}, layer], registry)
     assert "\n" not in str(caught.value)
 
 
@@ -58,9 +61,29 @@ def test_set_items_parse_typed_values():
         parse_set_items(["epochs"])
 
 
+@pytest.mark.parametrize(("raw", "value"), [
+    ("no", "no"), ("off", "off"), ("yes", "yes"),  # YAML 1.1 booleans: strings in YAML 1.2
+    ("1:20", "1:20"), ("1_000", "1_000"),  # YAML 1.1 read 80 (sexagesimal) and 1000
+    ("true", True), ("False", False), ("3", 3), ("010", 10), ("-2", -2), ("0.5", 0.5), ("1e-4", 1e-4),
+    ("[1,2]", [1, 2]), ("[{name: x}]", [{"name": "x"}]), ("null", None), ("~", None), ("", None),
+    ("runs/mlp", "runs/mlp"), ("[1,", "[1,"),  # not YAML: the string as typed
+])
+def test_set_values_follow_yaml_1_2(raw, value):
+    assert parse_set_items([f"run.x={raw}"]) == {"run": {"x": value}}
+
+
+def test_flag_values_are_not_reparsed_as_yaml(registry):
+    layer = flag_layer(build_parser().parse_args(["train", "mlp", "--out", "no", "--dataset", "off", "--lr", "0.5"]))
+    assert layer == {"variant": "mlp", "data": {"name": "off"}, "optimizer": {"lr": 0.5},
+                     "run": {"out_dir": Path("no")}}
+    args = build_parser().parse_args(["train", "mlp", "--out", "1:20", "--set", "data.root=off"])
+    config = make_plan([flag_layer(args)], registry).config
+    assert config.run.out_dir == Path("1:20") and config.data.root == Path("off")
+
+
 def test_missing_variant_and_bad_file_are_clear(registry, tmp_path):
     with pytest.raises(ConfigError, match="no variant given"):
-        build_config([{}], registry)
+        make_plan([{}], registry)
     broken = tmp_path / "bad.toml"
     broken.write_text("variant = \n")
     with pytest.raises(ConfigError, match="is not valid TOML"):

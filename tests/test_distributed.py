@@ -20,8 +20,8 @@ import torch
 from safetensors.torch import load_file
 
 from ganzoo.distributed import Cluster, without_nproc
-from ganzoo.engine import train
-from ganzoo.reporting import ProgressDisplay
+from ganzoo.training.loop import train
+from ganzoo.training.display import ProgressDisplay
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 STEPS, PER_RANK = 3, 16
@@ -73,13 +73,13 @@ def test_nproc_trains_resumes_and_only_rank_0_writes(tmp_path, run_cli):
     lines = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines if line["kind"] == "step"] == [1, 2, 3, 4]
 
-    from ganzoo.components import build_config
+    from ganzoo.plan import make_plan
     from ganzoo.registry import get_registry
-    reference = build_config([{"variant": "mlp", "model": {"batch_norm": False},
+    reference = make_plan([{"variant": "mlp", "model": {"batch_norm": False},
                                "data": {"limit": 256, "image_size": 8},
                                "run": {"device": "cpu", "batch_size": 2 * PER_RANK, "max_steps": 4,
                                        "out_dir": str(tmp_path / "single"), "log_every_steps": 1}}], get_registry())
-    single = train(reference.config, display=ProgressDisplay(quiet=True))
+    single = train(reference)
     ddp_weights, single_weights = load_file(tmp_path / "ddp" / "generator.safetensors"), load_file(single.generator_path)
     for name, value in single_weights.items():
         torch.testing.assert_close(ddp_weights[name], value, atol=1e-5, rtol=1e-4)

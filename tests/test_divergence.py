@@ -17,15 +17,15 @@ import pytest
 import torch
 from torch import Tensor
 
-from ganzoo import LossSpec, hookimpl
-from ganzoo.checkpoints import load_checkpoint
-from ganzoo.components import build_config
-from ganzoo.divergence import gradients_finite
-from ganzoo.engine import train
+from ganzoo.plugin import LossSpec, hookimpl
+from ganzoo.training.checkpoints import load_checkpoint
+from ganzoo.plan import make_plan
+from ganzoo.training.divergence import gradients_finite
+from ganzoo.training.loop import train
 from ganzoo.errors import DivergenceError
 from ganzoo.losses import BCEOptions, NonSaturatingLoss
 from ganzoo.registry import PluginInfo, Registry, build_registry
-from ganzoo.reporting import MetricsLog, ProgressDisplay
+from ganzoo.training.outputs import MetricsLog
 
 POISON_AT = 5  # the generator loss of this call (= global step, one G update per step) is poisoned
 
@@ -65,7 +65,7 @@ def _config(registry: Registry, tmp_path: Path, loss: str, **run: Any) -> Any:
              "data": {"name": "mnist-embedded", "image_size": 16, "limit": 128},
              "run": {"out_dir": str(tmp_path / "run"), "epochs": 3, "batch_size": 32, "device": "cpu",
                      "log_every_steps": 1, "sample_every_epochs": 0, **run}}
-    return build_config([layer], registry).config
+    return make_plan([layer], registry)
 
 
 @pytest.mark.parametrize("loss", ["nan-loss", "nan-gradient"])
@@ -73,7 +73,7 @@ def test_a_nan_stops_the_run_naming_the_step_and_the_causes(poisoned_registry: R
                                                              loss: str) -> None:
     config = _config(poisoned_registry, tmp_path, loss)
     with pytest.raises(DivergenceError) as caught:
-        train(config, registry=poisoned_registry, display=ProgressDisplay(quiet=True))
+        train(config)
     message = str(caught.value)
     assert f"training diverged at step {POISON_AT}:" in message and "\n" not in message
     assert "lr 0.0002: try --lr 5e-05" in message and "run.on_divergence=rollback" in message
@@ -84,7 +84,7 @@ def test_a_nan_stops_the_run_naming_the_step_and_the_causes(poisoned_registry: R
 def test_rollback_reloads_the_last_good_checkpoint_and_halves_the_learning_rates(poisoned_registry: Registry,
                                                                                  tmp_path: Path) -> None:
     config = _config(poisoned_registry, tmp_path, "nan-loss", on_divergence="rollback", checkpoint_every_steps=2)
-    result = train(config, registry=poisoned_registry, display=ProgressDisplay(quiet=True))
+    result = train(config)
     assert result.progress.global_step == 3 * 4  # 128 images / 32 per batch = 4 steps per epoch, 3 epochs
     assert result.progress.rollbacks == 1
     assert all(math.isfinite(value) for value in result.last_stats.values())
@@ -100,7 +100,7 @@ def test_rollback_gives_up_after_max_rollbacks(poisoned_registry: Registry, tmp_
     config = _config(poisoned_registry, tmp_path, "nan-loss", on_divergence="rollback", checkpoint_every_steps=1,
                      max_rollbacks=2)
     with pytest.raises(DivergenceError, match="after 2 rollbacks that halved the learning rate"):
-        train(config, registry=poisoned_registry, display=ProgressDisplay(quiet=True))
+        train(config)
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])

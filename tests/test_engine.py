@@ -11,16 +11,14 @@ import torch
 from rich.console import Console
 from safetensors.torch import load_file
 
-from ganzoo.engine import train
+from ganzoo.training.loop import train
 from ganzoo.errors import ConfigError, RunDirectoryError
-from ganzoo.reporting import ProgressDisplay
-
-QUIET = ProgressDisplay(quiet=True)
+from ganzoo.training.display import ProgressDisplay
 
 
 def test_a_run_writes_everything_a_user_needs(tiny_config):
     resolved = tiny_config(run={"epochs": 2, "checkpoint_every_epochs": 1})
-    result = train(resolved.config, display=QUIET)
+    result = train(resolved)
     out = result.out_dir
     assert result.progress.global_step == 16 and result.progress.images_seen == 512
     assert (out / "samples" / "epoch-0001.png").exists() and (out / "samples" / "epoch-0002.png").exists()
@@ -35,21 +33,21 @@ def test_a_run_writes_everything_a_user_needs(tiny_config):
 
 
 def test_same_seed_same_run_and_another_seed_differs(tiny_config, tmp_path):
-    first = train(tiny_config(run={"out_dir": str(tmp_path / "a")}).config, display=QUIET)
-    second = train(tiny_config(run={"out_dir": str(tmp_path / "b")}).config, display=QUIET)
-    third = train(tiny_config(run={"out_dir": str(tmp_path / "c"), "seed": 1}).config, display=QUIET)
+    first = train(tiny_config(run={"out_dir": str(tmp_path / "a")}))
+    second = train(tiny_config(run={"out_dir": str(tmp_path / "b")}))
+    third = train(tiny_config(run={"out_dir": str(tmp_path / "c"), "seed": 1}))
     a, b, c = (load_file(r.generator_path) for r in (first, second, third))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
 def test_resume_continues_to_the_same_weights(tiny_config, tmp_path):
-    straight = train(tiny_config(run={"out_dir": str(tmp_path / "straight"), "epochs": 2}).config, display=QUIET)
+    straight = train(tiny_config(run={"out_dir": str(tmp_path / "straight"), "epochs": 2}))
     split = tmp_path / "split"
-    train(tiny_config(run={"out_dir": str(split), "epochs": 1}).config, display=QUIET)
+    train(tiny_config(run={"out_dir": str(split), "epochs": 1}))
     screen = StringIO()
-    resumed = train(tiny_config(run={"out_dir": str(split), "epochs": 2}).config, resume=True,
-                    display=ProgressDisplay(Console(file=screen, width=200)))
+    resumed = train(tiny_config(run={"out_dir": str(split), "epochs": 2}), resume=True,
+                    callbacks=[ProgressDisplay(Console(file=screen, width=200))])
     assert f"resuming {split} at epoch 2, step 8" in screen.getvalue()
     assert resumed.progress.global_step == straight.progress.global_step
     a, b = load_file(straight.checkpoint_path), load_file(resumed.checkpoint_path)
@@ -59,26 +57,26 @@ def test_resume_continues_to_the_same_weights(tiny_config, tmp_path):
 
 def test_an_existing_run_is_never_overwritten_by_accident(tiny_config):
     resolved = tiny_config(run={"max_steps": 1})
-    train(resolved.config, display=QUIET)
+    train(resolved)
     with pytest.raises(RunDirectoryError, match="already holds a run; pass --resume"):
-        train(resolved.config, display=QUIET)
-    train(resolved.config, display=QUIET, overwrite=True)
+        train(resolved)
+    train(resolved, overwrite=True)
 
 
 def test_resume_refuses_changed_settings(tiny_config):
-    train(tiny_config(run={"max_steps": 2}).config, display=QUIET)
+    train(tiny_config(run={"max_steps": 2}))
     changed = tiny_config(run={"max_steps": 4}, optimizer={"lr": 0.1})
     with pytest.raises(ConfigError, match=r"cannot resume .* \(optimizer\.lr\)"):
-        train(changed.config, display=QUIET, resume=True)
+        train(changed, resume=True)
 
 
 def test_batch_larger_than_the_dataset_is_a_config_error(tiny_config):
     with pytest.raises(ConfigError, match="lower --batch-size"):
-        train(tiny_config(run={"batch_size": 512}).config, display=QUIET)
+        train(tiny_config(run={"batch_size": 512}))
 
 
 def test_bf16_autocast_runs_on_cpu(tiny_config):
-    result = train(tiny_config(run={"precision": "bf16", "max_steps": 2}).config, display=QUIET)
+    result = train(tiny_config(run={"precision": "bf16", "max_steps": 2}))
     assert result.precision == "bf16" and all(torch.isfinite(torch.tensor(v)) for v in result.last_stats.values())
 
 
@@ -89,6 +87,6 @@ def test_bf16_autocast_runs_on_cpu(tiny_config):
 ])
 def test_the_progress_display_promises_only_what_ends_the_run(tiny_config, budget, shown):
     screen = StringIO()
-    train(tiny_config(run=budget).config, display=ProgressDisplay(Console(file=screen, width=200)))
+    train(tiny_config(run=budget), callbacks=[ProgressDisplay(Console(file=screen, width=200))])
     last = screen.getvalue().splitlines()[-1]
     assert re.match(shown, last), last

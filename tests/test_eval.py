@@ -13,7 +13,7 @@ from torch import Tensor, nn
 import ganzoo
 from ganzoo.config import DataConfig
 from ganzoo.data import ImageDataset, load_embedded_mnist, to_unit_range
-from ganzoo.engine import train
+from ganzoo.training.loop import train
 from ganzoo.errors import ConfigError
 from ganzoo.interfaces import Generator
 from ganzoo.metrics import BackboneUnavailable, load_backbone
@@ -178,7 +178,7 @@ def test_inception_backbone_wiring_with_a_stand_in(held_out: ImageDataset, cache
 
 
 def test_ganzoo_eval_on_a_trained_mlp_run(tiny_config, run_cli, tmp_path: Path, cache: Path) -> None:
-    run = train(tiny_config("mlp").config)
+    run = train(tiny_config("mlp"))
     env = {"GANZOO_CACHE": str(cache), "TORCH_HOME": str(tmp_path / "torch-home")}
     out = tmp_path / "result.json"
     done = run_cli("eval", str(run.generator_path), "--num", "300", "--metrics", "fid,kid,is,pr,coverage",
@@ -201,7 +201,7 @@ def test_ganzoo_eval_on_a_trained_mlp_run(tiny_config, run_cli, tmp_path: Path, 
 
 def test_training_keeps_the_best_checkpoint_by_the_chosen_metric(tiny_config, cache: Path) -> None:
     run = train(tiny_config("mlp", run={"epochs": 2, "eval_every_epochs": 1, "eval_num_samples": 64,
-                                        "eval_metric": "fid"}).config)
+                                        "eval_metric": "fid"}))
     rows = [json.loads(line) for line in (run.out_dir / "metrics.jsonl").read_text().splitlines()]
     evals = [row for row in rows if row["kind"] == "eval"]
     assert [row["epoch"] for row in evals] == [1, 2] and evals[0]["best"] is True
@@ -213,6 +213,6 @@ def test_training_keeps_the_best_checkpoint_by_the_chosen_metric(tiny_config, ca
 
 def test_a_metric_the_run_cannot_measure_is_a_config_error(tiny_config, cache: Path) -> None:
     config = tiny_config("mlp", run={"eval_every_epochs": 1, "eval_num_samples": 32,
-                                     "eval_metric": "cond_accuracy"}).config
+                                     "eval_metric": "cond_accuracy"})
     with pytest.raises(ConfigError, match="cond_accuracy"):
         train(config)

@@ -18,6 +18,7 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import shutil
 import struct
 import subprocess
@@ -176,25 +177,81 @@ def fake_plugin(distribution: str, module_source: str) -> Callable[[Path], None]
 PLUGIN_SITE = {"PYTHONPATH": "site"}
 RAISES_ON_IMPORT = "raise RuntimeError('this plugin is broken on purpose')\n"
 TAKES_MLP = """
-    from ganzoo import VariantSpec, hookimpl
+    from ganzoo.plugin import VariantSpec, hookimpl
 
     @hookimpl
     def ganzoo_register_variants():
         return [VariantSpec(name="mlp", build_generator=None, build_discriminator=None)]
 """
 WRONG_TYPE = """
-    from ganzoo import hookimpl
+    from ganzoo.plugin import hookimpl
 
     @hookimpl
     def ganzoo_register_losses():
         return {"name": "my-loss"}
 """
 HOOK_RAISES = """
-    from ganzoo import hookimpl
+    from ganzoo.plugin import hookimpl
 
     @hookimpl
     def ganzoo_register_datasets():
         raise KeyError("dataset table missing")
+"""
+SHAPE_BUGS = """
+    from torch import nn
+
+    from ganzoo.plugin import Discriminator, Generator, VariantSpec, hookimpl
+
+
+    class HalfSizeGenerator(Generator):
+        \"""Declares the image_shape it is given, but draws images at half its height and width.\"""
+
+        def __init__(self, options, image_shape, num_classes):
+            super().__init__()
+            self.latent_dim, self.image_shape, self.num_classes = 8, tuple(image_shape), None
+            channels, height, width = image_shape
+            self.drawn = (channels, height // 2, width // 2)
+            self.net = nn.Linear(8, channels * (height // 2) * (width // 2))
+
+        def forward(self, latents, labels=None):
+            return self.net(latents).tanh().view(len(latents), *self.drawn)
+
+
+    class SizedGenerator(HalfSizeGenerator):
+        def __init__(self, options, image_shape, num_classes):
+            super().__init__(options, image_shape, num_classes)
+            self.drawn = tuple(image_shape)
+            self.net = nn.Linear(8, image_shape[0] * image_shape[1] * image_shape[2])
+
+
+    class ColumnDiscriminator(Discriminator):
+        \"""One logit per image, but as a (B, 1) column instead of (B,).\"""
+
+        def __init__(self, options, image_shape, num_classes):
+            super().__init__()
+            self.image_shape, self.num_classes = tuple(image_shape), None
+            self.net = nn.Linear(image_shape[0] * image_shape[1] * image_shape[2], 1)
+
+        def forward(self, images, labels=None):
+            return self.net(images.flatten(1))
+
+
+    class FlatDiscriminator(ColumnDiscriminator):
+        def forward(self, images, labels=None):
+            return self.net(images.flatten(1)).flatten()
+
+
+    @hookimpl
+    def ganzoo_register_variants():
+        return [VariantSpec("half-size", HalfSizeGenerator, FlatDiscriminator),
+                VariantSpec("column-logits", SizedGenerator, ColumnDiscriminator)]
+"""
+MISSPELT_HOOK = """
+    from ganzoo.plugin import VariantSpec, hookimpl
+
+    @hookimpl
+    def ganzoo_register_variant():
+        return [VariantSpec(name="typo-gan", build_generator=None, build_discriminator=None)]
 """
 
 _TEMPLATE_RUN: Path  # set by the session fixture below
@@ -309,9 +366,16 @@ CASES = [
     Case("data: MNIST files missing", "data", ["train", "mlp", "--dataset", "mnist", "--data-root", "images", *FAST],
          "MNIST not found", folder_of({})),
     # -- plugins -----------------------------------------------------------------------------------
-    Case("plugin: a variant two plugins register", "plugin", ["train", "mlp", *FAST],
-         "variant 'mlp' is registered by both 'evil-dup' and 'ganzoo-mlp'; uninstall one of them",
-         fake_plugin("evil-dup", TAKES_MLP), PLUGIN_SITE),
+    Case("plugin: a generator that draws the wrong size", "plugin", ["train", "half-size", *FAST],
+         "variant 'half-size' (shape-bugs): the generator returned shape (2, 1, 8, 8) for 2 latents, expected "
+         "(2, 1, 16, 16)", fake_plugin("shape-bugs", SHAPE_BUGS), PLUGIN_SITE),
+    Case("plugin: a discriminator that returns (B, 1)", "plugin", ["train", "column-logits", *FAST],
+         "variant 'column-logits' (shape-bugs): the discriminator returned shape (2, 1) for 2 images, expected (2,)",
+         fake_plugin("shape-bugs", SHAPE_BUGS), PLUGIN_SITE),
+    Case("plugin: the variant of a plugin with a misspelt hook", "plugin", ["train", "typo-gan", *FAST],
+         "unknown variant 'typo-gan'; known variants: cgan-dcgan, cgan-mlp, dcgan, dcgan-64, mlp, wgan-clip, wgan-gp; "
+         "plugins that failed to load: 'typo-gan' (`ganzoo list` says why)", fake_plugin("typo-gan", MISSPELT_HOOK),
+         PLUGIN_SITE),
     Case("plugin: the variant of a plugin that fails to import", "plugin", ["train", "fancy", *FAST],
          "unknown variant 'fancy'; known variants: cgan-dcgan, cgan-mlp, dcgan, dcgan-64, mlp, wgan-clip, wgan-gp; plugins that failed to load: 'fancy-gan' (`ganzoo list` says why)", fake_plugin("fancy-gan", RAISES_ON_IMPORT),
          PLUGIN_SITE),
@@ -321,8 +385,13 @@ CASES = [
          "is broken on purpose; fix or uninstall fancy-gan", fake_plugin("fancy-gan", RAISES_ON_IMPORT), PLUGIN_SITE,
          exit_code=0),
     Case("plugin: registers a taken name, list still works", "plugin", ["list"],
-         "variant 'mlp' is registered by both 'evil-dup' and 'ganzoo-mlp'", fake_plugin("evil-dup", TAKES_MLP),
+         "broken: plugin 'evil-dup' (evil-dup 0.1): variant 'mlp' is already provided by ganzoo-mlp 0.1.0, so this "
+         "plugin's is ignored; rename it in evil-dup or uninstall evil-dup", fake_plugin("evil-dup", TAKES_MLP),
          PLUGIN_SITE, exit_code=0),
+    Case("plugin: a misspelt hook, list still works", "plugin", ["list"],
+         "broken: plugin 'typo-gan' (typo-gan 0.1): unknown hook 'ganzoo_register_variant' (did you mean "
+         "'ganzoo_register_variants'?); fix or uninstall typo-gan", fake_plugin("typo-gan", MISSPELT_HOOK), PLUGIN_SITE,
+         exit_code=0),
     Case("plugin: hook returns the wrong type, list still works", "plugin", ["list"],
          "ganzoo_register_losses() must return a list of LossSpec, got dict", fake_plugin("odd-loss", WRONG_TYPE),
          PLUGIN_SITE, exit_code=0),
@@ -396,15 +465,13 @@ def run_cases(cases: list[Case], root: Path, template_run: Path) -> dict[str, Ou
 
 def make_template_run(directory: Path) -> Path:
     """A real finished run (one tiny epoch) to copy into the scenes that need one."""
-    from ganzoo.components import build_config
-    from ganzoo.engine import train
+    from ganzoo.plan import make_plan
     from ganzoo.registry import get_registry
-    from ganzoo.reporting import ProgressDisplay
+    from ganzoo.training.loop import train
 
     flags = {"variant": "mlp", "data": {"limit": 64, "image_size": 16},
              "run": {"out_dir": str(directory), "epochs": 1, "batch_size": 32, "device": "cpu"}}
-    train(build_config([{"run": {"out_dir": "runs/mlp"}}, flags], get_registry()).config,
-          display=ProgressDisplay(quiet=True))
+    train(make_plan([{"run": {"out_dir": "runs/mlp"}}, flags], get_registry()))
     return directory
 
 
@@ -431,6 +498,20 @@ def test_hostile_input_is_refused_in_one_line(case: Case, outcomes: dict[str, Ou
     lines = outcome.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), outcome.stderr
     assert case.expect in lines[0], lines[0]
+
+
+def test_a_duplicate_never_takes_a_builtin_down(tmp_path: Path) -> None:
+    """With a plugin that registers ``mlp`` again, ganzoo's ``mlp`` still lists, trains and samples."""
+    def step(args: list[str], scene: Callable[[Path], None] | None = None) -> Outcome:
+        return run_case(Case(args[0], "plugin", args, "", scene, PLUGIN_SITE), tmp_path)
+
+    listing = step(["list"], fake_plugin("evil-dup", TAKES_MLP))
+    assert listing.returncode == 0 and re.search(r"│ mlp +│ ganzoo-mlp +│", listing.stdout), listing.stdout
+    assert "│ evil-dup" not in listing.stdout and "broken: plugin 'evil-dup'" in listing.stdout
+    trained = step(["train", "mlp", *FAST, "--out", "run"])
+    assert trained.returncode == 0 and "run/generator.safetensors" in trained.changed, trained
+    sampled = step(["sample", "run/generator.safetensors", *SAMPLE])
+    assert sampled.returncode == 0 and sampled.changed == ["samples.png"], sampled
 
 
 TABLE = Path(__file__).resolve().parents[1] / "docs" / "pages" / "reliability-cases.md"

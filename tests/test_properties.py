@@ -14,7 +14,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ganzoo.components import build_config
+from ganzoo.plan import make_plan
 from ganzoo.errors import GanzooError
 from ganzoo.registry import get_registry
 from ganzoo.weights import load_generator, save_generator
@@ -51,14 +51,14 @@ def config_layers(draw: st.DrawFn) -> dict[str, Any]:
 @given(layer=config_layers())
 def test_any_config_is_valid_or_one_config_error(layer: dict[str, Any]) -> None:
     try:
-        resolved = build_config([layer], get_registry())
+        resolved = make_plan([layer], get_registry())
     except GanzooError as exc:
         message = str(exc)
         assert message and "\n" not in message and "Traceback" not in message
         return
     # What validates round-trips: its own dump validates to the same config.
     dumped = resolved.config.model_dump(mode="json")
-    assert build_config([dumped], get_registry()).config == resolved.config
+    assert make_plan([dumped], get_registry()).config == resolved.config
 
 
 @pytest.fixture(scope="module")

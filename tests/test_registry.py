@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ganzoo import VariantSpec, hookimpl
-from ganzoo.errors import PluginError, UnknownNameError
+from ganzoo.errors import UnknownNameError
+from ganzoo.losses import NonSaturatingLoss
+from ganzoo.plugin import LossSpec, VariantSpec, hookimpl
 from ganzoo.registry import PluginInfo, build_registry
 from ganzoo_mlp.models import MLPDiscriminator, MLPGenerator, MLPOptions
 
@@ -35,12 +36,29 @@ class _Impostor:
         return [VariantSpec("mlp", MLPGenerator, MLPDiscriminator, MLPOptions, "impostor")]
 
 
-def test_a_name_registered_twice_names_both_plugins():
+def test_a_taken_name_stays_with_its_first_plugin_and_the_newcomer_is_reported():
     _, registry = build_registry([(_Impostor(), PluginInfo("impostor", "ganzoo-impostor", "9.9"))])
-    with pytest.raises(PluginError, match="'ganzoo-impostor' and 'ganzoo-mlp'"):
-        registry.variant("mlp")
-    assert any("ganzoo-impostor" in str(problem) for problem in registry.problems)
-    assert registry.loss("non-saturating")  # the rest keeps working
+    assert registry.get("variant", "mlp").plugin.distribution == "ganzoo-mlp"
+    assert registry.variant("mlp").description != "impostor"
+    problem = next(p for p in registry.problems if p.plugin.name == "impostor")
+    assert "variant 'mlp' is already provided by ganzoo-mlp 0.1.0" in str(problem)
+    assert "rename it in ganzoo-impostor or uninstall ganzoo-impostor" in str(problem)
+    with pytest.raises(UnknownNameError) as caught:  # an ignored duplicate hides no name, so it is not blamed
+        registry.variant("nope")
+    assert "impostor" not in str(caught.value)
+
+
+def test_weights_of_a_builtin_variant_load_beside_a_duplicate(tmp_path):
+    from ganzoo.weights import load_generator, save_generator
+
+    _, registry = build_registry([(_Impostor(), PluginInfo("impostor", "ganzoo-impostor", "9.9"))])
+    variant = registry.get("variant", "mlp")
+    options = MLPOptions(latent_dim=8, generator_widths=[16], discriminator_widths=[16])
+    generator = variant.spec.build_generator(options, (1, 8, 8), None)
+    save_generator(generator, tmp_path / "g.safetensors", variant="mlp", model_config=options.model_dump(mode="json"),
+                   plugin=variant.plugin)
+    loaded = load_generator(tmp_path / "g.safetensors", device="cpu", registry=registry)
+    assert isinstance(loaded, MLPGenerator) and loaded.sample(2, seed=0).shape == (2, 1, 8, 8)
 
 
 class _WrongType:
@@ -77,3 +95,83 @@ def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_load(tmp_path, m
     problem = next(p for p in registry.problems if p.plugin.name == "broken_on_import")
     assert "failed to import" in problem.message and "needs libfoo" in problem.message
     assert "mlp" in registry.names("variant")
+
+
+TAKES_MLP_FIRST = """
+    from ganzoo.plugin import VariantSpec, hookimpl
+
+    @hookimpl(trylast=True)  # pluggy would call this one first; registration order still decides
+    def ganzoo_register_variants():
+        return [VariantSpec("mlp", None, None, description="{name}"),
+                VariantSpec("shared", None, None, description="{name}")]
+"""
+
+
+def test_builtins_register_first_then_plugins_by_distribution_name(tmp_path, monkeypatch):
+    for name in ("zz_dup", "aa_dup"):  # aa_dup sorts before ganzoo-mlp, yet built-ins come first
+        _install_fake_distribution(tmp_path, name, TAKES_MLP_FIRST.format(name=name))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _, registry = build_registry()
+    assert registry.get("variant", "mlp").plugin.distribution == "ganzoo-mlp"
+    assert registry.variant("shared").description == "aa_dup"
+    ignored = sorted((p.plugin.name, p.message.split(" is ")[0]) for p in registry.problems)
+    assert ignored == [("aa_dup", "variant 'mlp'"), ("zz_dup", "variant 'mlp'"), ("zz_dup", "variant 'shared'")]
+
+
+MISSPELT_HOOK = """
+    from ganzoo.plugin import LossSpec, VariantSpec, hookimpl
+
+    @hookimpl
+    def ganzoo_register_variant():
+        return [VariantSpec("typo-gan", None, None)]
+
+    @hookimpl
+    def ganzoo_register_losses():  # a good hook of a broken plugin contributes nothing either
+        return [LossSpec("typo-loss", None)]
+"""
+
+
+def test_a_misspelt_hook_breaks_its_plugin_with_a_suggestion(tmp_path, monkeypatch):
+    _install_fake_distribution(tmp_path, "misspelt_hook", MISSPELT_HOOK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _, registry = build_registry()
+    [problem] = [p for p in registry.problems if p.plugin.name == "misspelt_hook"]
+    assert "unknown hook 'ganzoo_register_variant' (did you mean 'ganzoo_register_variants'?)" in str(problem)
+    assert "typo-loss" not in registry.names("loss") and "mlp" in registry.names("variant")
+    with pytest.raises(UnknownNameError, match="plugins that failed to load: 'misspelt_hook'"):
+        registry.variant("typo-gan")
+
+
+class _Undecorated:
+    def ganzoo_register_variants(self):  # forgot @hookimpl
+        return [VariantSpec("forgotten", None, None)]
+
+
+class _UndecoratedTypo:
+    def ganzoo_register_lossses(self):
+        return []
+
+
+class _OptionalHook:
+    @hookimpl(optionalhook=True)
+    def ganzoo_register_samplers(self):  # a hook of some later ganzoo, declared optional
+        return []
+
+    @hookimpl
+    def ganzoo_register_losses(self):
+        return [LossSpec("optional-ok", NonSaturatingLoss)]
+
+
+@pytest.mark.parametrize(("plugin", "message"), [
+    (_Undecorated(), "ganzoo_register_variants is not marked with @hookimpl; decorate it with @hookimpl"),
+    (_UndecoratedTypo(), "unknown hook 'ganzoo_register_lossses' (did you mean 'ganzoo_register_losses'?)"),
+])
+def test_a_hook_pluggy_would_silently_skip_is_reported(plugin, message):
+    _, registry = build_registry([(plugin, PluginInfo("sloppy", "ganzoo-sloppy", "0.1"))])
+    assert [message in str(p) for p in registry.problems] == [True]
+    assert "forgotten" not in registry.names("variant")
+
+
+def test_an_optional_hook_ganzoo_does_not_know_is_allowed():
+    _, registry = build_registry([(_OptionalHook(), PluginInfo("later", "ganzoo-later", "0.1"))])
+    assert not registry.problems and "optional-ok" in registry.names("loss")

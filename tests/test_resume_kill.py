@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ganzoo.checkpoints import load_checkpoint
+from ganzoo.training.checkpoints import load_checkpoint
 from ganzoo.safe_state import read_safetensors, read_safetensors_metadata
 
 # 256 digits at 16x16, batch 32 -> 8 steps per epoch; a small MLP so a checkpoint per step is cheap.

@@ -10,10 +10,11 @@ import torch
 from safetensors.torch import save_file
 
 from ganzoo import load_generator
-from ganzoo.components import build_models
+from ganzoo.build import build_models
 from ganzoo.config import DataConfig
 from ganzoo.data import load_embedded_mnist
 from ganzoo.errors import PluginError, WeightsError
+from ganzoo.plan import Choice
 from ganzoo.weights import read_generator_metadata, save_generator
 
 
@@ -23,7 +24,7 @@ def weights_file(tmp_path, registry):
     options = variant.spec.config_model(latent_dim=16, generator_widths=[32, 64])
     dataset = load_embedded_mnist(DataConfig(image_size=16, limit=64))
     torch.manual_seed(0)
-    generator, _ = build_models(variant.spec, options, dataset)
+    generator, _ = build_models(Choice(variant, options), dataset)
     path = tmp_path / "generator.safetensors"
     save_generator(generator, path, variant="mlp", model_config=options.model_dump(), plugin=variant.plugin)
     return path

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from ganzoo import __version__
+from ganzoo.version import __version__
 from ganzoo.errors import GanzooError, TrainingInterrupted
 
 SUBCOMMANDS = ("ganzoo.cli.train", "ganzoo.cli.sample", "ganzoo.cli.listing", "ganzoo.cli.bench",

@@ -8,8 +8,10 @@ from typing import Any
 
 from rich.console import Console
 
-from ganzoo.bench import BenchConfig, BenchDisplay, SeedResult, run_bench
-from ganzoo.bench_report import legend, metric_label, rich_table, write_report
+from ganzoo.bench.config import BenchConfig, SeedResult
+from ganzoo.bench.report import legend, metric_label, rich_table, write_report
+from ganzoo.bench.runner import run_bench
+from ganzoo.training.display import ProgressDisplay
 from ganzoo.config import parse_set_items, validate_model
 
 FIELDS = ("dataset", "data_root", "image_size", "limit", "budget_images", "budget_seconds", "seeds", "batch_size",
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     values = {name: value for name in FIELDS if (value := getattr(args, name)) is not None}
     config = validate_model(BenchConfig, {"variants": args.variants, "out_dir": args.out,
                                           "overrides": parse_set_items(args.set_items), **values}, "bench")
-    display = BenchDisplay(console=console, quiet=args.quiet)
+    callbacks = [] if args.quiet else [ProgressDisplay(console=console)]
 
     def finished(variant: str, result: SeedResult) -> None:
         if not args.quiet:
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             console.print(f"  {variant} seed {result.seed}: {result.images:,} images in {result.train_seconds:.1f}s "
                           f"({result.images_per_second:,.0f} img/s)" + (f"; {scores}" if scores else ""), soft_wrap=True)
 
-    report = run_bench(config, display=display, on_run=finished)
+    report = run_bench(config, callbacks=callbacks, note=None if args.quiet else console.print, on_run=finished)
     paths = write_report(report, config.out_dir)
     console.print(rich_table(report))
     console.print(legend(report))

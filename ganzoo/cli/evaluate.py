@@ -16,16 +16,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ganzoo.components import build_dataset
-from ganzoo.config import DataConfig, TrainConfig
+from ganzoo.build import load_dataset
+from ganzoo.config import DataConfig
 from ganzoo.errors import ConfigError
+from ganzoo.metrics.catalogue import METRICS, format_value
 from ganzoo.metrics.result import DEFAULT_NUM_SAMPLES, EvaluationResult, MetricValue
 from ganzoo.registry import get_registry
 from ganzoo.weights import load_generator
 
-LABELS = {"fid": "FD", "kid": "KID", "is": "IS", "precision": "precision", "recall": "recall",
-          "classes_covered": "classes covered", "coverage_kl": "KL(gen || real classes)",
-          "confidence": "classifier confidence", "cond_accuracy": "conditional accuracy"}
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -61,7 +59,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     generator = load_generator(args.weights, device=args.device)
     registry = get_registry()
     data = real_data_config(args, generator.image_shape)
-    dataset = build_dataset(TrainConfig(variant="-", data=data), registry)
+    dataset = load_dataset(data, registry=registry)
     errors = Console(stderr=True, soft_wrap=True)
     result = evaluate(generator, dataset, args.metrics, backbones=args.backbone, num_samples=args.num,
                       num_real=args.num_real, seed=args.seed, split=data.split if data.name != "mnist-embedded"
@@ -108,7 +106,7 @@ def results_table(result: EvaluationResult) -> Table:
     table.add_column("real vs real", justify="right")
     table.add_column("better")
     for value in result.values:
-        label = "FID" if value.name == "fid" and value.backbone == "inception" else LABELS.get(value.name, value.name)
+        label = "FID" if value.name == "fid" and value.backbone == "inception" else METRICS[value.name].label
         table.add_row(label, value.backbone, _format(value, value.value, value.std),
                       "" if value.baseline is None else _format(value, value.baseline, None),
                       "lower" if value.lower_is_better else "higher")
@@ -116,6 +114,5 @@ def results_table(result: EvaluationResult) -> Table:
 
 
 def _format(metric: MetricValue, number: float, std: float | None) -> str:
-    text = f"{number:.0f}" if metric.name == "classes_covered" else (
-        f"{number:.5f}" if metric.name == "kid" else f"{number:.3f}")
-    return text if std is None else f"{text} ± {std:.5f}" if metric.name == "kid" else f"{text} ± {std:.3f}"
+    text = format_value(metric.name, number)
+    return text if std is None else f"{text} ± {format_value(metric.name, std)}"

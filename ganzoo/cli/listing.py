@@ -1,4 +1,6 @@
-"""``ganzoo list``: every registered component, who provides it, and any broken plugin."""
+"""``ganzoo list``: every registered component, who provides it, and one ``broken:`` line per plugin problem.
+
+It exits 0 whatever plugins are broken: it is how a user finds out why."""
 
 from __future__ import annotations
 
@@ -11,11 +13,13 @@ from rich.table import Table
 
 from ganzoo.registry import get_registry
 
-TITLES = {"variant": "Variants", "loss": "Losses", "strategy": "Strategies", "dataset": "Datasets"}
+TITLES = {"variant": "Variants", "loss": "Losses", "strategy": "Strategies", "dataset": "Datasets",
+          "callback": "Callbacks"}
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    parser = subparsers.add_parser("list", parents=[common], help="list variants, losses, strategies, datasets")
+    parser = subparsers.add_parser("list", parents=[common],
+                                   help="list variants, losses, strategies, datasets and callbacks")
     parser.set_defaults(handler=run)
 
 

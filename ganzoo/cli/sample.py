@@ -11,7 +11,7 @@ from rich.console import Console
 
 from ganzoo.errors import ConfigError
 from ganzoo.interfaces import Generator
-from ganzoo.reporting import save_sample_grid
+from ganzoo.images import save_sample_grid
 from ganzoo.weights import load_generator
 
 

@@ -8,14 +8,14 @@ from typing import Any
 
 from rich.console import Console
 
-from ganzoo.components import build_config
-from ganzoo.config import load_config_file, merge_layers, parse_set_items
+from ganzoo.config import assign_nested, load_config_file, merge_layers, parse_set_items
 from ganzoo.distributed import launch, launched_by_torchrun, session
-from ganzoo.engine import train
 from ganzoo.errors import ConfigError
-from ganzoo.registry import get_registry
-from ganzoo.reporting import ProgressDisplay, format_stats
-from ganzoo.rundir import RunDirectory
+from ganzoo.plan import make_plan
+from ganzoo.training.display import ProgressDisplay
+from ganzoo.training.loop import train
+from ganzoo.training.outputs import format_stats
+from ganzoo.training.rundir import RunDirectory
 
 # flag -> dotted config key; values left as None are not set
 FLAG_KEYS = {
@@ -65,9 +65,15 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def flag_layer(args: argparse.Namespace) -> dict[str, Any]:
-    items = [f"{key}={value}" for flag, key in FLAG_KEYS.items()
-             if (value := getattr(args, flag)) is not None]
-    layer = parse_set_items(items)
+    """The flags as a config layer, then the ``--set`` items over them.
+
+    argparse already typed each flag's value, so it goes in as it is: a round trip through text
+    would turn ``--out no`` into False.
+    """
+    layer: dict[str, Any] = {}
+    for flag, key in FLAG_KEYS.items():
+        if (value := getattr(args, flag)) is not None:
+            assign_nested(layer, key.split("."), value)
     if args.variant:
         layer["variant"] = args.variant
     return merge_layers(layer, parse_set_items(args.set_items))
@@ -77,7 +83,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.resume and args.overwrite:
         raise ConfigError("--resume and --overwrite contradict each other: --resume continues the run in --out, "
                           "--overwrite replaces it; pass only one")
-    registry = get_registry()
     file_layer = load_config_file(args.config) if args.config else {}
     flags = flag_layer(args)
     layers = [file_layer, flags]
@@ -86,18 +91,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
     variant = flags.get("variant") or file_layer.get("variant") or (layers[0].get("variant") if args.resume else None)
     if variant:
         layers.insert(0, {"run": {"out_dir": f"runs/{variant}"}})
-    resolved = build_config(layers, registry)
+    plan = make_plan(layers)
     if args.nproc is not None and not launched_by_torchrun():
         return launch(args.nproc, args.argv)  # each rank comes back here through torchrun
-    display = ProgressDisplay(console=console, quiet=args.quiet)
-    with session(resolved.config.run.device) as cluster:
-        result = train(resolved.config, registry=registry, display=display, resume=args.resume,
-                       overwrite=args.overwrite, cluster=cluster)
+    callbacks = [] if args.quiet else [ProgressDisplay(console=console)]
+    with session(plan.config.run.device) as cluster:
+        result = train(plan, callbacks=callbacks, resume=args.resume, overwrite=args.overwrite, cluster=cluster)
     if not cluster.is_main:
         return 0  # rank 0 reports
     progress = result.progress
     minutes, seconds = divmod(progress.elapsed_seconds, 60)
-    console.print(f"trained [bold]{resolved.config.variant}[/] for {progress.global_step} steps "
+    console.print(f"trained [bold]{plan.config.variant}[/] for {progress.global_step} steps "
                   f"({progress.images_seen:,} images, {progress.epoch} epochs) in {int(minutes)}m{seconds:04.1f}s "
                   f"on {result.device}/{result.precision}: {format_stats(result.last_stats)}", soft_wrap=True)
     console.print(f"generator: {result.generator_path}", soft_wrap=True)

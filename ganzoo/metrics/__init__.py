@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ganzoo.metrics.backbones import BackboneUnavailable, cache_dir, load_backbone
     from ganzoo.metrics.evaluate import evaluate
-    from ganzoo.metrics.result import (DEFAULT_METRICS, DEFAULT_NUM_SAMPLES, METRIC_GROUPS, EvaluationResult,
-                                       MetricValue)
+    from ganzoo.metrics.catalogue import METRIC_GROUPS, METRICS, Metric
+    from ganzoo.metrics.result import DEFAULT_METRICS, DEFAULT_NUM_SAMPLES, EvaluationResult, MetricValue
 
 _HOME = {"BackboneUnavailable": "backbones", "cache_dir": "backbones", "load_backbone": "backbones",
          "evaluate": "evaluate", "DEFAULT_METRICS": "result", "DEFAULT_NUM_SAMPLES": "result",
-         "METRIC_GROUPS": "result", "EvaluationResult": "result", "MetricValue": "result"}
+         "METRIC_GROUPS": "catalogue", "METRICS": "catalogue", "Metric": "catalogue", "EvaluationResult": "result", "MetricValue": "result"}
 
 __all__ = sorted(_HOME)
 

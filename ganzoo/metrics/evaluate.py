@@ -16,7 +16,7 @@ import torch
 import torchmetrics
 from torch import Tensor
 
-from ganzoo import __version__
+from ganzoo.version import __version__
 from ganzoo.config import DataConfig
 from ganzoo.data import MNIST_CLASSES, ImageDataset, prepare, to_uint8
 from ganzoo.errors import ConfigError
@@ -25,9 +25,9 @@ from ganzoo.metrics import coverage as coverage_metrics
 from ganzoo.metrics import feature_metrics, precision_recall
 from ganzoo.metrics.backbones import BACKBONES, Backbone, BackboneUnavailable, Embedding, load_backbone
 from ganzoo.metrics.reference import Reference, load_reference
-from ganzoo.metrics.result import (DEFAULT_METRICS, DEFAULT_NUM_SAMPLES, METRIC_GROUPS, EvaluationResult,
-                                   MetricValue)
-from ganzoo.precision import resolve_device
+from ganzoo.devices import resolve_device
+from ganzoo.metrics.catalogue import METRIC_GROUPS
+from ganzoo.metrics.result import DEFAULT_METRICS, DEFAULT_NUM_SAMPLES, EvaluationResult, MetricValue
 from ganzoo.registry import Registry, get_registry
 
 Values = dict[str, tuple[float, float | None]]

@@ -12,18 +12,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ganzoo.metrics.catalogue import METRIC_GROUPS, METRICS
 from ganzoo.safe_state import atomic_write_bytes
 
-METRIC_GROUPS = ("fid", "kid", "is", "pr", "coverage", "accuracy")
-"""What ``metrics=`` selects. ``pr`` gives precision and recall; ``coverage`` gives classes covered,
-KL to the real class distribution and classifier confidence; ``accuracy`` is conditional accuracy
-(conditional generators only). ``coverage`` and ``accuracy`` need the ``mnist-classifier``."""
 DEFAULT_METRICS = METRIC_GROUPS
 DEFAULT_NUM_SAMPLES = 10_000
-
-LOWER_IS_BETTER = {"fid": True, "kid": True, "is": False, "precision": False, "recall": False,
-                   "classes_covered": False, "coverage_kl": True, "confidence": False, "cond_accuracy": False}
-"""Every metric name a result can hold, and its direction (used to keep the best checkpoint)."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +31,7 @@ class MetricValue:
 
     @property
     def lower_is_better(self) -> bool:
-        return LOWER_IS_BETTER[self.name]
+        return METRICS[self.name].lower_is_better
 
 
 @dataclass

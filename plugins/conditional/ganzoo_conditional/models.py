@@ -16,8 +16,7 @@ from einops import rearrange, reduce
 from pydantic import Field
 from torch import Tensor, nn
 
-from ganzoo.errors import ConfigError
-from ganzoo.interfaces import Discriminator, Generator, ImageShape
+from ganzoo.plugin import ConfigError, Discriminator, Generator, ImageShape
 from ganzoo_dcgan.models import (DCGANOptions, discriminator_features, feature_width, generator_net as dcgan_generator_net,
                                  init_dcgan_weights)
 from ganzoo_mlp.models import MLPOptions, discriminator_net as mlp_discriminator_net, generator_net as mlp_generator_net

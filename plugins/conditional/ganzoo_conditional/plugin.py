@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ganzoo import VariantSpec, hookimpl
+from ganzoo.plugin import VariantSpec, hookimpl
 from ganzoo_conditional.models import (ConditionalDCGANGenerator, ConditionalDCGANOptions,
                                        ConditionalMLPDiscriminator, ConditionalMLPGenerator,
                                        ConditionalMLPOptions, ProjectionDiscriminator)

@@ -18,14 +18,12 @@ from einops import rearrange
 from pydantic import Field
 from torch import Tensor, nn
 
-from ganzoo.config import StrictModel
-from ganzoo.errors import ConfigError
-from ganzoo.interfaces import Discriminator, Generator, ImageShape
+from ganzoo.plugin import ConfigError, Discriminator, Generator, ImageShape, Options
 
 Norm = Literal["batch", "layer", "none"]
 
 
-class DCGANOptions(StrictModel):
+class DCGANOptions(Options):
     latent_dim: int = Field(100, gt=0, le=4096)
     ngf: int = Field(64, gt=0, le=1024, description="generator base width (the last hidden stage)")
     ndf: int = Field(64, gt=0, le=1024, description="discriminator base width (the first stage)")

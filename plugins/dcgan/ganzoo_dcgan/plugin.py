@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ganzoo import VariantSpec, hookimpl
+from ganzoo.plugin import VariantSpec, hookimpl
 from ganzoo_dcgan.models import DCGANDiscriminator, DCGANGenerator, DCGANOptions
 
 RADFORD_TRAINING = {"loss": {"name": "non-saturating"}, "strategy": {"name": "alternating"},

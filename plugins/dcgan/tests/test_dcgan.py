@@ -20,13 +20,13 @@ def widths(module: nn.Module, kind: type[nn.Module]) -> list[int]:
 def test_the_classic_64x64_preset(registry, tiny_config):
     resolved = tiny_config("dcgan-64", data={"image_size": 64})
     assert resolved.config.optimizer.lr == 2e-4 and resolved.config.optimizer.betas == (0.5, 0.999)
-    assert resolved.model_options.latent_dim == 100
-    from ganzoo.components import build_config
+    assert resolved.variant.options.latent_dim == 100
+    from ganzoo.plan import make_plan
 
-    preset = build_config([{"variant": "dcgan-64"}], registry)
+    preset = make_plan([{"variant": "dcgan-64"}], registry)
     assert preset.config.data.image_size == 64
-    generator = DCGANGenerator(preset.model_options, (1, 64, 64))
-    discriminator = DCGANDiscriminator(preset.model_options, (1, 64, 64))
+    generator = DCGANGenerator(preset.variant.options, (1, 64, 64))
+    discriminator = DCGANDiscriminator(preset.variant.options, (1, 64, 64))
     assert widths(generator, nn.ConvTranspose2d) == [512, 256, 128, 64, 1]
     assert widths(discriminator, nn.Conv2d) == [64, 128, 256, 512, 1]
     assert isinstance(generator.net[-1], nn.Tanh)

@@ -15,11 +15,10 @@ from einops import rearrange
 from pydantic import Field
 from torch import Tensor, nn
 
-from ganzoo.config import StrictModel
-from ganzoo.interfaces import Discriminator, Generator, ImageShape
+from ganzoo.plugin import Discriminator, Generator, ImageShape, Options
 
 
-class MLPOptions(StrictModel):
+class MLPOptions(Options):
     latent_dim: int = Field(100, gt=0, le=4096)
     generator_widths: list[int] = Field(default_factory=lambda: [128, 256, 512, 1024], min_length=1)
     discriminator_widths: list[int] = Field(default_factory=lambda: [512, 256], min_length=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ganzoo import VariantSpec, hookimpl
+from ganzoo.plugin import VariantSpec, hookimpl
 from ganzoo_mlp.models import MLPDiscriminator, MLPGenerator, MLPOptions
 
 

@@ -29,9 +29,8 @@ def test_shapes_and_ranges(shape):
 
 
 def test_one_training_step_moves_both_players(tiny_config):
-    from ganzoo.engine import train
-    from ganzoo.reporting import ProgressDisplay
+    from ganzoo.training.loop import train
 
-    result = train(tiny_config("mlp", run={"max_steps": 3}).config, display=ProgressDisplay(quiet=True))
+    result = train(tiny_config("mlp", run={"max_steps": 3}))
     assert result.progress.global_step == 3
     assert all(torch.isfinite(torch.tensor(v)) for v in result.last_stats.values())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ganzoo.interfaces import Loss
+from ganzoo.plugin import Loss
 
 
 class WassersteinLoss(Loss):

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ganzoo import LossSpec, StrategySpec, VariantSpec, hookimpl
+from ganzoo.plugin import LossSpec, StrategySpec, VariantSpec, hookimpl
 from ganzoo_dcgan.models import DCGANDiscriminator, DCGANGenerator, DCGANOptions
 from ganzoo_wgan.losses import WassersteinLoss
 from ganzoo_wgan.strategies import (ClipOptions, GradientPenaltyOptions, GradientPenaltyStrategy,

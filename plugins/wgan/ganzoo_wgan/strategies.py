@@ -13,42 +13,36 @@ Both train the critic ``n_critic`` times per generator update, each time on its 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from einops import rearrange
 from pydantic import Field
 from torch import Tensor, nn
 
-from ganzoo.config import StrictModel
-from ganzoo.errors import ConfigError
-from ganzoo.interfaces import Batch, Discriminator, Game, TrainingStrategy
-from ganzoo.strategies import discriminator_step, generator_step
+from ganzoo.plugin import (AlternatingOptions, AlternatingStrategy, Batch, ConfigError, Discriminator, Game,
+                           Options)
 
 
-class ClipOptions(StrictModel):
+class ClipOptions(Options):
     n_critic: int = Field(5, ge=1, le=100, description="critic updates per generator update")
     clip: float = Field(0.01, gt=0, le=10, description="critic parameters are clamped to [-clip, clip]")
 
 
-class GradientPenaltyOptions(StrictModel):
+class GradientPenaltyOptions(Options):
     n_critic: int = Field(5, ge=1, le=100, description="critic updates per generator update")
     gp_lambda: float = Field(10.0, ge=0, le=1e4, description="weight of the gradient penalty")
 
 
-class WeightClippingStrategy(TrainingStrategy):
+class WeightClippingStrategy(AlternatingStrategy):
+    """The alternating template with every critic parameter clamped after each critic update."""
+
     def __init__(self, options: ClipOptions) -> None:
-        self.batches_per_step = options.n_critic
+        super().__init__(AlternatingOptions(d_steps=options.n_critic))
         self.clip = options.clip
 
-    def step(self, game: Game, batches: Sequence[Batch]) -> dict[str, Tensor]:
-        for batch in batches:
-            d_loss, real_logits, fake_logits = discriminator_step(game, batch)
-            with torch.no_grad():
-                for parameter in game.discriminator.parameters():
-                    parameter.clamp_(-self.clip, self.clip)
-        g_loss = generator_step(game, batches[-1])
-        return {"d_loss": d_loss, "g_loss": g_loss, **game.loss.statistics(real_logits, fake_logits)}
+    def after_discriminator_update(self, game: Game) -> None:
+        with torch.no_grad():
+            for parameter in game.discriminator.parameters():
+                parameter.clamp_(-self.clip, self.clip)
 
 
 def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, labels: Tensor | None = None,
@@ -71,27 +65,19 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, labels: Tens
     return (norms - 1).square().mean()
 
 
-class GradientPenaltyStrategy(TrainingStrategy):
+class GradientPenaltyStrategy(AlternatingStrategy):
+    """The alternating template with lambda x the gradient penalty added to every critic loss
+    (logged, weighted, as ``gradient_penalty``)."""
+
     def __init__(self, options: GradientPenaltyOptions) -> None:
-        self.batches_per_step = options.n_critic
+        super().__init__(AlternatingOptions(d_steps=options.n_critic))
         self.gp_lambda = options.gp_lambda
         self._checked: int | None = None
 
-    def step(self, game: Game, batches: Sequence[Batch]) -> dict[str, Tensor]:
+    def discriminator_penalty(self, game: Game, real: Batch, fake: Batch) -> dict[str, Tensor]:
         self._check_critic(game.discriminator)
-        for batch in batches:
-            with game.autocast():
-                with torch.no_grad():  # the critic update needs no graph through G
-                    fake, labels = game.fake_batch(len(batch), batch.labels)
-                real_logits = game.discriminator(batch.images, batch.labels)
-                fake_logits = game.discriminator(fake.detach(), labels)
-            adversarial = game.loss.discriminator_loss(real_logits, fake_logits)
-            penalty = gradient_penalty(game.discriminator, batch.images, fake, labels)
-            d_loss = adversarial + self.gp_lambda * penalty
-            game.optimize(d_loss, game.d_optimizer)
-        g_loss = generator_step(game, batches[-1])
-        return {"d_loss": d_loss.detach(), "g_loss": g_loss, "gradient_penalty": penalty.detach(),
-                **game.loss.statistics(real_logits.detach(), fake_logits.detach())}
+        penalty = gradient_penalty(game.discriminator, real.images, fake.images, fake.labels)
+        return {"gradient_penalty": self.gp_lambda * penalty}
 
     def _check_critic(self, critic: Discriminator) -> None:
         """BatchNorm couples the samples of a batch, so per-sample gradient norms are meaningless."""

@@ -11,10 +11,10 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from ganzoo.checkpoints import load_checkpoint
+from ganzoo.training.checkpoints import load_checkpoint
 from ganzoo.errors import ConfigError
 from ganzoo.interfaces import Batch, Discriminator, Game, Generator
-from ganzoo.reporting import format_stats
+from ganzoo.training.outputs import format_stats
 from ganzoo.testing import assert_finite_step, assert_learned, logged_steps, train_quietly
 from ganzoo.weights import load_generator
 from ganzoo_dcgan.models import DCGANDiscriminator
@@ -112,8 +112,9 @@ def test_gradient_penalty_strategy_adds_lambda_times_the_penalty_to_the_critic_l
                 torch.optim.SGD(critic.parameters(), lr=0.1), autocast=nullcontext, optimize=optimize)
     strategy = GradientPenaltyStrategy(GradientPenaltyOptions(n_critic=1, gp_lambda=10))
     stats = strategy.step(game, [Batch(torch.rand(8, 1, 2, 2) * 2 - 1)])
-    # one critic update, its loss taken before the update: -(E[D(x)] - E[D(G(z))]) + 10 * 0.09
-    assert stats["gradient_penalty"].item() == pytest.approx(PENALTY_OF_W, rel=1e-5)
+    # one critic update, its loss taken before the update: -(E[D(x)] - E[D(G(z))]) + 10 * 0.09;
+    # the penalty is logged as it enters the loss, weighted
+    assert stats["gradient_penalty"].item() == pytest.approx(10 * PENALTY_OF_W, rel=1e-5)
     assert stats["d_loss"].item() == pytest.approx(-stats["wasserstein"].item() + 10 * PENALTY_OF_W, rel=1e-5)
     assert not torch.equal(critic.weight.detach(), torch.tensor([W]))  # and the critic did move
 
@@ -121,18 +122,18 @@ def test_gradient_penalty_strategy_adds_lambda_times_the_penalty_to_the_critic_l
 def test_variants_carry_the_papers_settings(tiny_config):
     clip = tiny_config("wgan-clip", data={"image_size": 32})
     assert clip.config.loss.name == "wasserstein" and clip.config.strategy.name == "wgan-clip"
-    assert (clip.strategy_options.n_critic, clip.strategy_options.clip) == (5, 0.01)
+    assert (clip.strategy.options.n_critic, clip.strategy.options.clip) == (5, 0.01)
     assert clip.config.optimizer.name == "rmsprop" and clip.config.optimizer.lr == 5e-5
     gp = tiny_config("wgan-gp", data={"image_size": 32})
     assert gp.config.loss.name == "wasserstein" and gp.config.strategy.name == "wgan-gp"
-    assert (gp.strategy_options.n_critic, gp.strategy_options.gp_lambda) == (5, 10.0)
+    assert (gp.strategy.options.n_critic, gp.strategy.options.gp_lambda) == (5, 10.0)
     assert gp.config.optimizer.name == "adam" and gp.config.optimizer.lr == 1e-4
     assert tuple(gp.config.optimizer.betas) == (0.0, 0.9)
 
 
 def test_the_gradient_penalty_critic_has_no_batchnorm_and_no_sigmoid(tiny_config):
     for norm in ({}, {"discriminator_norm": "layer"}):
-        critic = DCGANDiscriminator(tiny_config("wgan-gp", model=norm).model_options, SHAPE_32)
+        critic = DCGANDiscriminator(tiny_config("wgan-gp", model=norm).variant.options, SHAPE_32)
         assert not any(isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.Sigmoid)) for m in critic.modules())
 
 
@@ -172,7 +173,7 @@ def test_weight_clipping_clips_every_critic_parameter_and_nothing_else(tiny_conf
                            strategy={"name": "wgan-clip", "options": {"n_critic": 2, "clip": 0.05}}, run=STEP)
     result = train_quietly(resolved)
     state, _, _ = load_checkpoint(result.checkpoint_path)
-    critic = DCGANDiscriminator(resolved.model_options, SHAPE_32)
+    critic = DCGANDiscriminator(resolved.variant.options, SHAPE_32)
     critic.load_state_dict(state["discriminator"])
     values = torch.cat([p.detach().flatten() for p in critic.parameters()])
     assert values.abs().max().item() == pytest.approx(0.05)  # BatchNorm scales start near 1: clipped to the bound

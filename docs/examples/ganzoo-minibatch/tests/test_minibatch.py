@@ -10,10 +10,7 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.components import build_config
-from ganzoo.engine import train
-from ganzoo.errors import ConfigError
-from ganzoo.reporting import ProgressDisplay
+from ganzoo.plugin import ConfigError
 from ganzoo_minibatch.layers import MinibatchDiscrimination
 from ganzoo_minibatch.models import MinibatchDiscriminator, MinibatchGANOptions, UpsamplingGenerator
 
@@ -76,7 +73,7 @@ def test_registered_through_the_entry_point() -> None:
     assert "conv-minibatch" in ganzoo.list_variants("conv-*")
 
 
-def _tiny_run(tmp_path: Path, **model: object) -> ganzoo.engine.RunResult:  # type: ignore[name-defined]
+def _tiny_run(tmp_path: Path, **model: object):  # -> the run's RunResult
     layers = [{
         "variant": "conv-minibatch",
         "model": {"width": 8, "features": 32, "kernels": 8, "kernel_dim": 4, **model},
@@ -84,8 +81,7 @@ def _tiny_run(tmp_path: Path, **model: object) -> ganzoo.engine.RunResult:  # ty
         "run": {"out_dir": str(tmp_path / "run"), "epochs": 1, "max_steps": 2, "batch_size": 16,
                 "device": "cpu", "log_every_steps": 1, "num_fixed_samples": 8},
     }]
-    resolved = build_config(layers, ganzoo.get_registry())
-    return train(resolved.config, display=ProgressDisplay(quiet=True))
+    return ganzoo.train(ganzoo.make_plan(layers))
 
 
 def test_one_real_training_step_through_ganzoo(tmp_path: Path) -> None:

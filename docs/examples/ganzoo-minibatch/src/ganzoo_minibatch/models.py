@@ -15,8 +15,7 @@ from einops import rearrange
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
-from ganzoo import Discriminator, Generator
-from ganzoo.interfaces import ImageShape
+from ganzoo.plugin import Discriminator, Generator, ImageShape
 from ganzoo_minibatch.layers import MinibatchDiscrimination
 
 

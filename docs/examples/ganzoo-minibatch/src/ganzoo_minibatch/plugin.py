@@ -6,7 +6,7 @@ pluggy. Hooks only return specs: no training, no files, no printing here.
 
 from __future__ import annotations
 
-from ganzoo import VariantSpec, hookimpl
+from ganzoo.plugin import VariantSpec, hookimpl
 from ganzoo_minibatch.models import MinibatchDiscriminator, MinibatchGANOptions, UpsamplingGenerator
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganzoo import __version__
+from ganzoo.version import __version__
 from ganzoo.errors import WeightsError
 from ganzoo.safe_state import flatten_state, read_safetensors, save_safetensors, unflatten_state
 

@@ -13,29 +13,30 @@ from pathlib import Path
 from rich import box
 from rich.table import Table
 
-from ganzoo.bench import BenchReport, VariantResult
-from ganzoo.bench_eval import lower_is_better
+from ganzoo.bench.config import BenchReport, VariantResult
+from ganzoo.metrics.catalogue import METRICS, lower_is_better
 
-METRIC_LABELS = {"fid": "FD", "kid": "KID", "is": "IS", "classes_covered": "classes", "coverage_kl": "KL classes",
-                 "cond_accuracy": "cond. acc."}
-"""The metrics the table shows (the JSON has every one), as ``backbone.metric`` keys' short names."""
+TABLE_METRICS = [metric for metric in METRICS.values() if metric.short is not None]
+"""The metrics the table shows (the JSON has every one), in catalogue order."""
 TRAINING_CURVE_KEYS = ("train.d_loss", "train.g_loss")
 FINAL_AND_BEST = "Metrics at the end of training, mean±std over seeds, and (their best along training)"
 
 
 def metric_label(key: str) -> str:
     """``mnist-classifier.fid`` -> ``FD``; Inception's numbers are marked, its FD is the standard FID."""
-    backbone, _, metric = key.rpartition(".")
+    backbone, _, name = key.rpartition(".")
+    metric = METRICS.get(name)
+    short = metric.short or metric.label if metric else None
     if backbone == "inception":
-        return "FID" if metric == "fid" else f"{METRIC_LABELS.get(metric, metric)} (Inception)"
-    return METRIC_LABELS.get(metric, key)
+        return "FID" if name == "fid" else f"{short or name} (Inception)"
+    return short or key
 
 
 def metric_names(report: BenchReport) -> list[str]:
-    """The ``backbone.metric`` keys the table and plot show, in the order of ``METRIC_LABELS``."""
+    """The ``backbone.metric`` keys the table and plot show, in catalogue order."""
     found = {key.partition(".")[2] for variant in report.variants for key in variant.summary
              if key.startswith("final.")}
-    return [key for metric in METRIC_LABELS for key in sorted(found) if key.rpartition(".")[2] == metric]
+    return [key for metric in TABLE_METRICS for key in sorted(found) if key.rpartition(".")[2] == metric.name]
 
 
 def _pm(summary: dict[str, dict[str, float]], key: str, scale: float = 1.0, digits: int = 1) -> str:

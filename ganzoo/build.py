@@ -1,0 +1,128 @@
+"""``build(plan, device)``: a resolved plan turned into the live parts of a run.
+
+One builder for every entry point (training, evaluation, benchmarks), so a variant is built the
+same way everywhere. Plugin code runs here, each call contained: a plugin's ``GanzooError``
+passes through, any other exception becomes one line naming the component and its plugin. The
+models are checked against their contracts (``ganzoo.contracts``) before anything trains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import torch
+
+from ganzoo.config import DataConfig, OptimizerConfig
+from ganzoo.contracts import check_discriminator, check_generator
+from ganzoo.data import ImageDataset
+from ganzoo.errors import ConfigError, GanzooError
+from ganzoo.interfaces import Discriminator, Generator, Loss, TrainingStrategy
+from ganzoo.plan import Choice, RunPlan
+from ganzoo.registry import Registered, Registry, get_registry
+
+if TYPE_CHECKING:
+    from ganzoo.training.callbacks import Callback
+
+T = TypeVar("T")
+
+
+@dataclass
+class RunParts:
+    """The live objects of one run, on its device."""
+
+    dataset: ImageDataset
+    generator: Generator
+    discriminator: Discriminator
+    loss: Loss
+    strategy: TrainingStrategy
+    g_optimizer: torch.optim.Optimizer
+    d_optimizer: torch.optim.Optimizer
+    callbacks: list[Callback] = field(default_factory=list)
+
+
+def build(plan: RunPlan, device: torch.device) -> RunParts:
+    """Dataset, models (checked, on ``device``), loss, strategy, optimisers and the plan's callbacks."""
+    config = plan.config
+    dataset = load_dataset(config.data, plan.dataset.entry).to(device)
+    generator, discriminator = build_models(plan.variant, dataset)
+    memory_format = torch.channels_last if config.run.channels_last else torch.contiguous_format
+    generator.to(device, memory_format=memory_format)
+    discriminator.to(device, memory_format=memory_format)
+    optimizer = config.optimizer
+    return RunParts(
+        dataset=dataset, generator=generator, discriminator=discriminator,
+        loss=_plugin_call(lambda: plan.loss.spec.factory(plan.loss.options), _named(plan.loss)),
+        strategy=_plugin_call(lambda: plan.strategy.spec.factory(plan.strategy.options), _named(plan.strategy)),
+        g_optimizer=build_optimizer(optimizer, generator, optimizer.lr),
+        d_optimizer=build_optimizer(optimizer, discriminator, optimizer.d_lr or optimizer.lr),
+        callbacks=[_plugin_call(lambda choice=choice: choice.spec.factory(choice.options), _named(choice))
+                   for choice in plan.callbacks],
+    )
+
+
+def load_dataset(data: DataConfig, entry: Registered | None = None, registry: Registry | None = None) -> ImageDataset:
+    """The dataset ``data`` names, in memory; ``entry`` when the caller already resolved it."""
+    entry = entry or (registry or get_registry()).get("dataset", data.name)
+    return _plugin_call(lambda: entry.spec.factory(data), f"dataset {entry.spec.name!r} ({entry.plugin.distribution})")
+
+
+def build_models(variant: Choice, dataset: ImageDataset) -> tuple[Generator, Discriminator]:
+    """G and D for ``dataset``'s images and classes, both checked against their contracts."""
+    spec, what = variant.spec, _named(variant)
+    if spec.conditional and dataset.num_classes is None:
+        raise ConfigError(f"variant {spec.name!r} is conditional but dataset {dataset.name!r} has no labels; "
+                          "use a labelled dataset or an unconditional variant")
+    num_classes = dataset.num_classes if spec.conditional else None
+    generator = _plugin_call(lambda: spec.build_generator(variant.options, dataset.image_shape, num_classes), what)
+    discriminator = _plugin_call(lambda: spec.build_discriminator(variant.options, dataset.image_shape, num_classes),
+                                 what)
+    _check_type(generator, Generator, what, "build_generator")
+    _check_type(discriminator, Discriminator, what, "build_discriminator")
+    images = check_generator(generator, dataset.image_shape, what=what)
+    labels = torch.arange(len(images)) % num_classes if num_classes else None
+    check_discriminator(discriminator, images, labels, what=what)
+    return generator, discriminator
+
+
+def build_optimizer(config: OptimizerConfig, module: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+    """One optimiser; ``implementation`` picks torch's fused, foreach or for-loop kernels."""
+    implementation: dict[str, Any] = {}
+    if config.implementation == "fused":
+        implementation["fused"] = True
+    elif config.implementation == "foreach":
+        implementation["foreach"] = True
+    elif config.implementation == "for-loop":
+        implementation["foreach"] = False
+    parameters = list(module.parameters())
+    if config.name in ("adam", "adamw"):
+        optimizer_class = torch.optim.Adam if config.name == "adam" else torch.optim.AdamW
+        return optimizer_class(parameters, lr=lr, betas=config.betas, weight_decay=config.weight_decay,
+                               **implementation)
+    if config.name == "rmsprop":
+        return torch.optim.RMSprop(parameters, lr=lr, momentum=config.momentum,
+                                   weight_decay=config.weight_decay, **implementation)
+    return torch.optim.SGD(parameters, lr=lr, momentum=config.momentum, weight_decay=config.weight_decay,
+                           **implementation)
+
+
+def _named(choice: Choice) -> str:
+    return f"{choice.entry.kind} {choice.name!r} ({choice.entry.plugin.distribution})"
+
+
+def _check_type(value: Any, expected: type, what: str, factory: str) -> None:
+    if not isinstance(value, expected):
+        raise ConfigError(f"{what}: {factory} returned {type(value).__name__}, not a ganzoo {expected.__name__}; "
+                          f"fix the plugin")
+
+
+def _plugin_call(build: Callable[[], T], what: str) -> T:
+    """Run plugin code; its own ``GanzooError`` passes through, anything else is named."""
+    try:
+        return build()
+    except GanzooError:
+        raise
+    except Exception as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{what} could not be built: {first_line}") from None

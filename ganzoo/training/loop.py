@@ -1,0 +1,324 @@
+"""The run loop: ``train(plan)`` builds the parts and a ``TrainingRun`` moves them to the end.
+
+The loop owns devices, precision, seeding, data order, the budgets, divergence and checkpoints;
+the strategy owns what happens inside one step; callbacks watch (display, logs, grids,
+evaluation). ``TrainingRun.fit`` reads top to bottom: epochs of steps, then the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganzoo.build import RunParts, build
+from ganzoo.config import describe_differences
+from ganzoo.data import epoch_order
+from ganzoo.devices import resolve_device
+from ganzoo.distributed import Cluster
+from ganzoo.errors import ConfigError, DivergenceError, PluginError, TrainingInterrupted
+from ganzoo.interfaces import Batch, Game
+from ganzoo.plan import RunPlan
+from ganzoo.precision import Precision, resolve_precision
+from ganzoo.training.callbacks import Callback, CallbackList
+from ganzoo.training.checkpoints import Progress, load_checkpoint, restore_rng_states, save_checkpoint
+from ganzoo.training.divergence import (LR_FACTOR_ON_ROLLBACK, divergence_error, gradients_finite, learning_rates,
+                                        set_learning_rates)
+from ganzoo.training.outputs import standard_callbacks
+from ganzoo.training.rundir import RunDirectory
+from ganzoo.training.statistics import StatTracker, Stopwatch, Throughput
+from ganzoo.training.stopping import StopRequest, stop_requests
+from ganzoo.weights import save_generator
+
+REQUIRED_STATS = ("d_loss", "g_loss")
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    generator_path: Path
+    checkpoint_path: Path
+    progress: Progress
+    device: str
+    precision: str
+    last_stats: dict[str, float] = field(default_factory=dict)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def train(plan: RunPlan, *, callbacks: Sequence[Callback] = (), resume: bool = False, overwrite: bool = False,
+          cluster: Cluster | None = None) -> RunResult:
+    """Train ``plan``; with ``resume`` continue the run in ``run.out_dir`` exactly.
+
+    ``callbacks`` join the standard ones (metrics log, sample grids, loss curve, best checkpoint)
+    and those the plan selects. With a distributed ``cluster`` (``ganzoo.distributed.session``)
+    this process is one DDP rank: ``run.batch_size`` is per rank, and only rank 0 writes files
+    and runs callbacks.
+    """
+    cluster = cluster or Cluster()
+    run_dir = RunDirectory(plan.config.run.out_dir)
+    if resume:
+        check_resumable(run_dir, plan)
+    elif cluster.is_main:
+        run_dir.check_claim(overwrite=overwrite)
+    device = cluster.local_device(resolve_device(plan.config.run.device))
+    precision = Precision(device, resolve_precision(plan.config.run.precision, device))
+    seed_everything(plan.config.run.seed)
+    parts = build(plan, device)
+    watchers = [*standard_callbacks(plan.config.run), *parts.callbacks, *callbacks] if cluster.is_main else []
+    run = TrainingRun(plan, parts, run_dir=run_dir, precision=precision, cluster=cluster, callbacks=watchers)
+    if resume:
+        run.restore_checkpoint(run_dir.checkpoint)
+    if cluster.is_main:
+        if not resume:
+            run_dir.claim(overwrite=overwrite)  # only now: a run that fails to start clobbers nothing
+        run_dir.discard_partial_writes()
+        run_dir.write_config(run.config_record)
+    return run.fit(resumed=resume)
+
+
+def check_resumable(run_dir: RunDirectory, plan: RunPlan) -> None:
+    saved = run_dir.read_config()
+    changed = describe_differences(saved, plan.to_dict()) if saved else []
+    if changed:
+        raise ConfigError(f"cannot resume {str(run_dir.root)!r} with different settings ({', '.join(changed[:4])}); "
+                          "resume with the original config, or start a new run with another --out")
+
+
+class TrainingRun:
+    """One run's parts and state; ``fit`` trains from ``progress`` to the end of the budget."""
+
+    def __init__(self, plan: RunPlan, parts: RunParts, *, run_dir: RunDirectory, precision: Precision,
+                 cluster: Cluster, callbacks: Sequence[Callback] = ()) -> None:
+        self.plan, self.parts, self.run_dir, self.cluster = plan, parts, run_dir, cluster
+        self.settings = plan.config.run
+        self.config_record = plan.to_dict()
+        self.device, self.precision = precision.device, precision
+        self.callbacks = CallbackList(callbacks)
+        self.progress = Progress()
+        self.tracker = StatTracker(self.device)
+        self.throughput = Throughput()
+        self.clock = Stopwatch()
+        self.last_stats: dict[str, float] = {}
+        self.images_per_second = 0.0
+        precision.attach(g=parts.g_optimizer, d=parts.d_optimizer)
+        self.game = Game(
+            generator=cluster.wrap(_maybe_compile(parts.generator, self.settings.compile), self.device,
+                                   sync_batchnorm=self.settings.sync_batchnorm),
+            discriminator=cluster.wrap(_maybe_compile(parts.discriminator, self.settings.compile), self.device,
+                                       sync_batchnorm=self.settings.sync_batchnorm),
+            loss=parts.loss, g_optimizer=parts.g_optimizer, d_optimizer=parts.d_optimizer,
+            autocast=precision.autocast, optimize=precision.optimize,
+        )
+        batch_size, k = self.settings.batch_size, parts.strategy.batches_per_step
+        self.images_per_step = batch_size * cluster.world_size * k  # all ranks together, every D batch
+        self.steps_per_epoch = len(parts.dataset) // self.images_per_step
+        if self.steps_per_epoch == 0:
+            raise ConfigError(f"batch size {batch_size * cluster.world_size} x {k} batches per step needs at least "
+                              f"{self.images_per_step} images, dataset {parts.dataset.name!r} has "
+                              f"{len(parts.dataset)}; lower --batch-size")
+        self.total_steps = self.settings.epochs * self.steps_per_epoch
+        if self.settings.max_steps is not None:
+            self.total_steps = min(self.total_steps, self.settings.max_steps)
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def fit(self, *, resumed: bool = False) -> RunResult:
+        error: BaseException | None = None
+        self.clock = Stopwatch(offset=self.progress.elapsed_seconds)  # training time adds up over resumes
+        self.throughput.reset(self.progress.images_seen)
+        with stop_requests() as stop:
+            try:
+                self.callbacks.on_start(self)
+                if resumed:
+                    self.callbacks.on_resume(self, "resume")
+                if self.cluster.distributed:
+                    optimizer = self.plan.config.optimizer
+                    self.note(self.cluster.describe(self.settings.batch_size, optimizer.lr,
+                                                    optimizer.d_lr or optimizer.lr))
+                if self.settings.on_divergence == "rollback" and not resumed:
+                    self.save_checkpoint()  # something to roll back to before the first periodic one
+                while True:
+                    try:
+                        self.train_until_budget(stop)
+                        break
+                    except DivergenceError as diverged:
+                        self.roll_back(diverged)
+                self.save_checkpoint()
+                if stop.requested is not None:  # arrived after the last step: the run is complete and saved
+                    raise self.interrupted(stop)
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                self.callbacks.on_end(self, error)
+        return RunResult(self.run_dir.root, self.run_dir.generator, self.run_dir.checkpoint, self.progress,
+                         str(self.device), self.precision.mode, self.last_stats)
+
+    def train_until_budget(self, stop: StopRequest) -> None:
+        """Epochs of steps from ``progress`` on; raises ``DivergenceError`` or ``TrainingInterrupted``."""
+        while self.progress.epoch < self.settings.epochs and self.within_budget():
+            for batches in self.batches_of_this_epoch():
+                self.train_step(batches)
+                if self.cluster.any(stop.requested is not None):  # every rank stops at the same step
+                    self.save_checkpoint()
+                    raise self.interrupted(stop)
+            self.log()
+            if self.progress.step_in_epoch < self.steps_per_epoch:
+                return  # the step or time budget ended inside this epoch
+            self.end_epoch()
+
+    def batches_of_this_epoch(self) -> Iterator[list[Batch]]:
+        """The rest of this epoch's batches, ``batches_per_step`` at a time, while the budget lasts."""
+        batch_size, k = self.settings.batch_size, self.parts.strategy.batches_per_step
+        order = epoch_order(len(self.parts.dataset), seed=self.settings.seed, epoch=self.progress.epoch)
+        order = self.cluster.shard(order, batch_size).to(self.device)
+        while self.progress.step_in_epoch < self.steps_per_epoch and self.within_budget():
+            first = self.progress.step_in_epoch * batch_size * k
+            batches = [self.parts.dataset.batch(order[first + i * batch_size:first + (i + 1) * batch_size])
+                       for i in range(k)]
+            if self.settings.channels_last:
+                for batch in batches:
+                    batch.images = batch.images.contiguous(memory_format=torch.channels_last)
+            yield batches
+
+    def train_step(self, batches: list[Batch]) -> None:
+        self.game.step = self.progress.global_step
+        stats = self.parts.strategy.step(self.game, batches)
+        if self.progress.global_step == 0 or not all(name in stats for name in REQUIRED_STATS):
+            self.check_statistics(stats)
+        self.progress.step_in_epoch += 1
+        self.progress.global_step += 1
+        self.progress.images_seen += self.images_per_step
+        modules = (self.parts.generator, self.parts.discriminator)
+        self.tracker.add(stats, self.progress.global_step, gradients_finite(modules, self.precision.mode))
+        self.callbacks.on_step_end(self, stats)
+        step = self.progress.global_step
+        if self.device.type == "cpu" or step % self.settings.log_every_steps == 0:
+            self.check_finite()  # free on the CPU; a sync on accelerators, so only when logging
+        if step % self.settings.log_every_steps == 0:
+            self.log()
+        if self.settings.checkpoint_every_steps and step % self.settings.checkpoint_every_steps == 0:
+            self.save_checkpoint()
+
+    def end_epoch(self) -> None:
+        self.progress.epoch += 1
+        self.progress.step_in_epoch = 0
+        self.progress.elapsed_seconds = self.clock.elapsed()
+        epoch = self.progress.epoch
+        self.callbacks.on_epoch_end(self, epoch)
+        if self.settings.checkpoint_every_epochs and epoch % self.settings.checkpoint_every_epochs == 0:
+            self.save_checkpoint()
+
+    # -- budgets, statistics, divergence -------------------------------------------------------
+
+    def within_budget(self) -> bool:
+        """Step and time budgets; training time is cumulative over resumes (``elapsed_seconds``)."""
+        limit = self.settings.max_seconds
+        return self.progress.global_step < self.total_steps and (
+            limit is None or not self.cluster.any(self.clock.elapsed() >= limit))
+
+    @property
+    def planned_epochs(self) -> int | None:
+        """The epoch count when it is what ends the run; None under a step or time budget."""
+        ends_by_epochs = self.settings.max_seconds is None and self.total_steps == self.settings.epochs * self.steps_per_epoch
+        return self.settings.epochs if ends_by_epochs else None
+
+    @property
+    def planned_steps(self) -> int | None:
+        """The last step, unless a time budget makes it unknowable."""
+        return self.total_steps if self.settings.max_seconds is None else None
+
+    def log(self) -> None:
+        """Hand the means since the last log to the callbacks (reading them syncs the device)."""
+        self.check_finite()
+        stats = self.tracker.flush()
+        if stats:
+            self.last_stats = stats
+            self.images_per_second = self.throughput.measure(self.progress.images_seen)
+            self.callbacks.on_log(self, stats)
+
+    def check_statistics(self, stats: Any) -> None:
+        """A strategy returns detached tensors with at least ``d_loss`` and ``g_loss``."""
+        name = self.plan.strategy.name
+        if not isinstance(stats, dict) or not all(isinstance(stats.get(key), torch.Tensor) for key in REQUIRED_STATS):
+            got = sorted(stats) if isinstance(stats, dict) else type(stats).__name__
+            raise PluginError(f"strategy {name!r} ({self.plan.strategy.entry.plugin.distribution}) must return a dict "
+                              f"of tensors with at least {', '.join(REQUIRED_STATS)}; got {got}")
+
+    def check_finite(self) -> None:
+        step = self.tracker.diverged_at()
+        if step is not None:
+            raise divergence_error(step, self.precision.mode, float(self.parts.g_optimizer.param_groups[0]["lr"]),
+                                   self.progress.rollbacks)
+
+    def roll_back(self, diverged: DivergenceError) -> None:
+        """``on_divergence = "rollback"``: reload the last good checkpoint, halve the learning rates."""
+        if self.settings.on_divergence != "rollback" or self.progress.rollbacks >= self.settings.max_rollbacks:
+            raise diverged
+        step, rollbacks = self.tracker.diverged_at(), self.progress.rollbacks + 1
+        optimizers = (self.parts.g_optimizer, self.parts.d_optimizer)
+        rates = learning_rates(optimizers)
+        self.restore_checkpoint(self.run_dir.checkpoint)
+        self.progress.rollbacks = rollbacks
+        lr = set_learning_rates(optimizers, rates, LR_FACTOR_ON_ROLLBACK)
+        self.callbacks.on_resume(self, "rollback")
+        self.note(f"diverged at step {step}: rolled back to step {self.progress.global_step} and halved the "
+                  f"learning rates (G lr now {lr:g}; rollback {rollbacks} of {self.settings.max_rollbacks})")
+
+    def interrupted(self, stop: StopRequest) -> TrainingInterrupted:
+        return TrainingInterrupted(
+            f"stopped by {stop.requested} at step {self.progress.global_step}; checkpoint saved, continue "
+            f"with `ganzoo train {self.plan.config.variant} --out {self.run_dir.root} --resume`")
+
+    def note(self, message: str) -> None:
+        self.callbacks.on_note(self, message)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        parts = self.parts
+        return {"generator": parts.generator.state_dict(), "discriminator": parts.discriminator.state_dict(),
+                "g_optimizer": parts.g_optimizer.state_dict(), "d_optimizer": parts.d_optimizer.state_dict(),
+                "scalers": self.precision.state_dict()}
+
+    def save_checkpoint(self, best: bool = False) -> None:
+        """The full state (and the generator alone) to disk; never from a diverged state."""
+        self.check_finite()
+        self.progress.elapsed_seconds = self.clock.elapsed()
+        if not self.cluster.is_main:
+            return
+        path = self.run_dir.best_checkpoint if best else self.run_dir.checkpoint
+        save_checkpoint(path, state=self.state_dict(), progress=self.progress, config=self.config_record)
+        generator, dataset = self.parts.generator, self.parts.dataset
+        save_generator(generator, self.run_dir.best_generator if best else self.run_dir.generator,
+                       variant=self.plan.variant.name, model_config=self.config_record["model"],
+                       plugin=self.plan.variant.entry.plugin,
+                       class_names=dataset.class_names if generator.num_classes else None)
+        self.callbacks.on_checkpoint(self, path, best)
+
+    def restore_checkpoint(self, path: Path) -> None:
+        """Models, optimisers, scalers, every RNG and the progress, as the checkpoint holds them."""
+        state, progress, _ = load_checkpoint(path)
+        parts = self.parts
+        parts.generator.load_state_dict(state["generator"])
+        parts.discriminator.load_state_dict(state["discriminator"])
+        parts.g_optimizer.load_state_dict(state["g_optimizer"])
+        parts.d_optimizer.load_state_dict(state["d_optimizer"])
+        self.precision.load_state_dict(state["scalers"])
+        restore_rng_states(state["rng"])
+        self.progress, self.tracker = progress, StatTracker(self.device)
+        self.throughput.reset(progress.images_seen)
+
+
+def _maybe_compile(module: torch.nn.Module, mode: str) -> Any:
+    return module if mode == "off" else torch.compile(module, mode=mode)

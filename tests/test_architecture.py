@@ -1,0 +1,228 @@
+"""The shape of the code, held by tests: ganzoo's modules import each other without cycles, and
+plugins (ours and the documented example) import ganzoo only through ``ganzoo.plugin``.
+
+The import graph is read from the source with ``ast``, so every import counts, the ones inside
+functions too (a lazy import still ties two modules together); only imports under
+``if TYPE_CHECKING:`` are left out, since they never run.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import ganzoo.plugin
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "ganzoo"
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def runtime_imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import statement that can run: all of them but those under ``if TYPE_CHECKING:``."""
+    for node in ast.iter_child_nodes(tree):
+        runs = node.orelse if isinstance(node, ast.If) and is_type_checking(node.test) else [node]
+        for child in runs:
+            if isinstance(child, (ast.Import, ast.ImportFrom)):
+                yield child
+            yield from runtime_imports(child)
+
+
+def import_targets(node: ast.Import | ast.ImportFrom, importer: str, is_package: bool, modules: set[str]) -> set[str]:
+    """The modules of ``modules`` that one import statement loads.
+
+    ``from ganzoo.x import y`` loads ``ganzoo.x.y`` when that is a module, else ``ganzoo.x``;
+    importing a submodule is no edge to its parent package.
+    """
+    if isinstance(node, ast.Import):
+        return {alias.name for alias in node.names} & modules
+    base = node.module or ""
+    if node.level:  # relative: resolve against the importing module's package
+        package = importer.split(".") if is_package else importer.split(".")[:-1]
+        package = package[:len(package) - (node.level - 1)]
+        base = ".".join([*package, base] if base else package)
+    return {f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names} & modules
+
+
+def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
+    """Module of ``package`` (a package's ``__init__`` included) -> the modules of it that it imports."""
+    paths = {module_name(path, package.parent): path for path in package.rglob("*.py")}
+    modules = set(paths)
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        graph[name] = set().union(*(import_targets(node, name, path.name == "__init__.py", modules)
+                                    for node in runtime_imports(tree)))
+    return graph
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every node a path of one or more edges leads to from ``start``."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for target in graph[todo.pop()] - seen:
+            seen.add(target)
+            todo.append(target)
+    return seen
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One spelled-out cycle (``[a, b, a]``) per strongly connected component that has one
+    (two or more modules, or one that imports itself)."""
+    reach = {node: reachable(graph, node) for node in graph}
+    found: list[list[str]] = []
+    placed: set[str] = set()
+    for node in sorted(graph):
+        if node in reach[node] and node not in placed:
+            component = {other for other in reach[node] if node in reach[other]}
+            placed |= component
+            found.append(_cycle_through(node, component, graph))
+    return found
+
+
+def _cycle_through(start: str, component: set[str], graph: dict[str, set[str]]) -> list[str]:
+    """The shortest path start -> ... -> start inside ``component`` (breadth first)."""
+    paths = {start: [start]}
+    frontier = [start]
+    while frontier:
+        following = []
+        for node in frontier:
+            for target in sorted(graph[node] & component):
+                if target == start:
+                    return [*paths[node], start]
+                if target not in paths:
+                    paths[target] = [*paths[node], target]
+                    following.append(target)
+        frontier = following
+    raise AssertionError(f"{start} is in a cycle that was not found")
+
+
+def test_the_import_graph_is_read_the_way_python_imports() -> None:
+    graph = import_graph()
+    assert {"ganzoo", "ganzoo.training", "ganzoo.training.loop", "ganzoo.plugin"} <= set(graph)  # packages too
+    assert "ganzoo.hookspecs" in graph["ganzoo.registry"]  # `from ganzoo import hookspecs`: the module
+    assert "ganzoo" not in graph["ganzoo.registry"]
+    assert {"ganzoo.build", "ganzoo.training.callbacks"} <= graph["ganzoo.training.loop"]
+    assert "ganzoo.training" not in graph["ganzoo.training.loop"]  # a submodule is no edge to its package
+    assert "ganzoo.training.loop" in graph["ganzoo.plugin"]  # inside a function: counts
+    assert "ganzoo.training.loop" not in graph["ganzoo.training.callbacks"]  # under TYPE_CHECKING: does not
+
+
+def test_a_cycle_through_a_lazy_import_is_found_and_type_checking_imports_are_not(tmp_path: Path) -> None:
+    toy = tmp_path / "toy"
+    (toy / "sub").mkdir(parents=True)
+    files = {
+        "__init__.py": "from toy.sub import c\n",
+        "a.py": "def later():\n    from toy import b\n",
+        "b.py": "import toy.a\n",
+        "sub/__init__.py": "",
+        "sub/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import toy\nelse:\n    from . import d\n",
+        "sub/d.py": "from toy.sub.c import thing\n",
+    }
+    for name, source in files.items():
+        (toy / name).write_text(source, encoding="utf-8")
+    graph = import_graph(toy)
+    assert graph == {"toy": {"toy.sub.c"}, "toy.a": {"toy.b"}, "toy.b": {"toy.a"}, "toy.sub": set(),
+                     "toy.sub.c": {"toy.sub.d"}, "toy.sub.d": {"toy.sub.c"}}
+    assert cycles(graph) == [["toy.a", "toy.b", "toy.a"], ["toy.sub.c", "toy.sub.d", "toy.sub.c"]]
+
+
+def test_cycle_finder_spells_out_the_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c", "a"}, "c": set(), "d": {"d"}}
+    assert cycles(graph) == [["a", "b", "a"], ["d", "d"]]
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_ganzoo_modules_import_each_other_without_cycles() -> None:
+    found = cycles(import_graph())
+    assert not found, "import cycles in ganzoo: " + "; ".join(" -> ".join(cycle) for cycle in found)
+
+
+# -- plugins import only ganzoo.plugin -----------------------------------------------------------
+
+PLUGIN_SOURCES = sorted([*ROOT.glob("plugins/*/ganzoo_*/**/*.py"), *ROOT.glob("docs/examples/*/src/*/**/*.py")])
+
+
+def forbidden_ganzoo_imports(path: Path, root: Path = ROOT) -> list[str]:
+    """``file:line: statement`` for each import of ganzoo other than ``ganzoo.plugin``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    problems = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            modules = [node.module or ""]
+        else:
+            continue
+        for module in modules:
+            if (module == "ganzoo" or module.startswith("ganzoo.")) and module != "ganzoo.plugin":
+                problems.append(f"{path.relative_to(root)}:{node.lineno}: {ast.unparse(node)}")
+    return problems
+
+
+def test_plugin_sources_are_found() -> None:
+    tops = {path.relative_to(ROOT).parts[:2] for path in PLUGIN_SOURCES}
+    assert {("plugins", family) for family in ("mlp", "dcgan", "wgan", "conditional")} <= tops
+    assert ("docs", "examples") in tops
+
+
+def test_plugins_import_ganzoo_only_through_ganzoo_plugin() -> None:
+    problems = [problem for path in PLUGIN_SOURCES for problem in forbidden_ganzoo_imports(path)]
+    assert not problems, "plugins must import ganzoo only as `from ganzoo.plugin import ...`:\n" + "\n".join(problems)
+
+
+def test_the_import_rule_catches_every_other_form(tmp_path: Path) -> None:
+    source = tmp_path / "sneaky.py"
+    source.write_text("import ganzoo\nfrom ganzoo.config import StrictModel\nfrom ganzoo import plugin\n"
+                      "from ganzoo.plugin import hookimpl\nfrom ganzoo_dcgan.models import DCGANOptions\n"
+                      "def f():\n    import ganzoo.registry\n", encoding="utf-8")
+    problems = forbidden_ganzoo_imports(source, root=tmp_path)
+    assert [problem.split(": ", 1)[0] for problem in problems] == ["sneaky.py:1", "sneaky.py:2", "sneaky.py:3",
+                                                                    "sneaky.py:7"]
+    assert problems[1].endswith("from ganzoo.config import StrictModel")
+
+
+# -- the plugin surface --------------------------------------------------------------------------
+
+
+def test_everything_in_plugin_all_resolves() -> None:
+    names = ganzoo.plugin.__all__
+    missing = [name for name in names if not hasattr(ganzoo.plugin, name)]
+    assert not missing, f"ganzoo.plugin.__all__ names {missing}, which do not resolve"
+    assert len(set(names)) == len(names)
+    star: dict[str, object] = {}
+    exec("from ganzoo.plugin import *", star)  # what a plugin author's star import gets
+    assert set(names) <= set(star)
+
+
+def test_the_names_the_plugin_docstring_promises_exist() -> None:
+    promised = set(re.findall(r"``(\w+)``", ganzoo.plugin.__doc__ or ""))
+    assert {"hookimpl", "Game", "AlternatingStrategy", "Callback", "TrainingRun"} <= promised
+    missing = sorted(name for name in promised if not hasattr(ganzoo.plugin, name))
+    assert not missing, f"ganzoo.plugin's docstring names {missing}, which it does not provide"
+    assert not sorted(promised - set(ganzoo.plugin.__all__)), "a promised name is missing from __all__"
+
+
+@pytest.mark.parametrize("name", ["Generator", "Loss", "Game", "Callback", "AlternatingStrategy"])
+def test_plugin_names_are_the_real_objects(name: str) -> None:
+    """Re-exports, not copies: a plugin's ``Generator`` is the class the contracts check."""
+    homes = {"Generator": "ganzoo.interfaces", "Loss": "ganzoo.interfaces", "Game": "ganzoo.interfaces",
+             "Callback": "ganzoo.training.callbacks", "AlternatingStrategy": "ganzoo.strategies"}
+    assert getattr(ganzoo.plugin, name) is getattr(importlib.import_module(homes[name]), name)
