@@ -227,22 +227,28 @@ def assign_nested(nested: dict[str, Any], path: list[str], value: Any) -> None:
 
 
 def merge_layers(*layers: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep-merge config layers, later winning. A component whose ``name`` changes in a later
-    layer drops the earlier layer's options, which belonged to the other component."""
+    """Deep-merge config layers, later winning. A loss or strategy whose ``name`` changes in a
+    later layer drops the earlier layer's options, which belonged to the other component."""
     merged: dict[str, Any] = {}
     for layer in layers:
         _merge_into(merged, layer)
     return merged
 
 
-def _merge_into(target: dict[str, Any], layer: Mapping[str, Any]) -> None:
+COMPONENT_SECTIONS = ("loss", "strategy")
+"""Sections whose options belong to the component ``name`` picks (not ``data``: its settings apply
+to every dataset)."""
+
+
+def _merge_into(target: dict[str, Any], layer: Mapping[str, Any], top: bool = True) -> None:
     for key, value in layer.items():
         current = target.get(key)
         if isinstance(value, Mapping) and isinstance(current, dict):
-            if "name" in value and "name" in current and value["name"] != current["name"]:
+            component = top and key in COMPONENT_SECTIONS
+            if component and "name" in value and "name" in current and value["name"] != current["name"]:
                 target[key] = copy.deepcopy(dict(value))
             else:
-                _merge_into(current, value)
+                _merge_into(current, value, top=False)
         else:
             target[key] = copy.deepcopy(value)
 

@@ -53,9 +53,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", choices=["off", "default", "reduce-overhead", "max-autotune"],
                         help="torch.compile mode for G and D")
     parser.add_argument("--nproc", type=int, metavar="N",
-                        help="train with DDP on N processes of this machine (launches torchrun; see docs/distributed.md)")
+                        help="train with DDP on N processes of this machine (torchrun; see docs/distributed.md)")
     parser.add_argument("--sync-batchnorm", action="store_true", default=None,
                         help="synchronise BatchNorm statistics across DDP ranks (CUDA)")
+    parser.add_argument("--callback", dest="callbacks", action="append", metavar="NAME",
+                        help="add a registered callback (a logger, a probe) by name (repeatable; see `ganzoo list`)")
     parser.add_argument("--set", dest="set_items", action="append", default=[], metavar="KEY=VALUE",
                         help="set any config value, e.g. --set loss.options.real_label=0.9 (repeatable)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -74,6 +76,8 @@ def flag_layer(args: argparse.Namespace) -> dict[str, Any]:
     for flag, key in FLAG_KEYS.items():
         if (value := getattr(args, flag)) is not None:
             assign_nested(layer, key.split("."), value)
+    if args.callbacks:
+        assign_nested(layer, ["run", "callbacks"], [{"name": name} for name in args.callbacks])
     if args.variant:
         layer["variant"] = args.variant
     return merge_layers(layer, parse_set_items(args.set_items))

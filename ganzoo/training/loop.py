@@ -21,7 +21,7 @@ from ganzoo.config import describe_differences
 from ganzoo.data import epoch_order
 from ganzoo.devices import resolve_device
 from ganzoo.distributed import Cluster
-from ganzoo.errors import ConfigError, DivergenceError, PluginError, TrainingInterrupted
+from ganzoo.errors import ConfigError, DivergenceError, GanzooError, PluginError, TrainingInterrupted
 from ganzoo.interfaces import Batch, Game
 from ganzoo.plan import RunPlan
 from ganzoo.precision import Precision, resolve_precision
@@ -193,7 +193,16 @@ class TrainingRun:
 
     def train_step(self, batches: list[Batch]) -> None:
         self.game.step = self.progress.global_step
-        stats = self.parts.strategy.step(self.game, batches)
+        try:
+            stats = self.parts.strategy.step(self.game, batches)
+        except GanzooError:
+            raise
+        except Exception as exc:  # the plugin's code (or a device error inside it): name it
+            choice = self.plan.strategy
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            raise PluginError(f"strategy {choice.name!r} ({choice.entry.plugin.distribution}) with loss "
+                              f"{self.plan.loss.name!r} failed at step {self.progress.global_step + 1}: "
+                              f"{type(exc).__name__}: {first_line}; rerun with --debug for the traceback") from exc
         if self.progress.global_step == 0 or not all(name in stats for name in REQUIRED_STATS):
             self.check_statistics(stats)
         self.progress.step_in_epoch += 1

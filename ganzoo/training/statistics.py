@@ -11,7 +11,8 @@ from torch import Tensor
 
 
 class StatTracker:
-    """Sums step statistics on the device; the host reads them only when it logs.
+    """Sums step statistics on the device; the host reads them only when it logs, as the mean
+    over the steps that reported each one.
 
     Reading a CUDA tensor forces a synchronisation, so a step never does it; ``flush`` does,
     every ``log_every_steps``. ``first_nonfinite_step`` records, on the device, the first step
@@ -22,6 +23,7 @@ class StatTracker:
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self.sums: dict[str, Tensor] = {}
+        self.counts: dict[str, int] = {}
         self.count = 0
         self.first_nonfinite_step = torch.full((), -1, dtype=torch.long, device=device)
 
@@ -30,6 +32,7 @@ class StatTracker:
         for name, value in stats.items():
             value = value.detach().float()
             self.sums[name] = self.sums[name] + value if name in self.sums else value.clone()
+            self.counts[name] = self.counts.get(name, 0) + 1  # a lazy penalty is not logged every step
         finite = torch.isfinite(torch.stack([stats["d_loss"].float(), stats["g_loss"].float()])).all()
         if grads_finite is not None:
             finite = finite & grads_finite
@@ -44,9 +47,10 @@ class StatTracker:
     def flush(self) -> dict[str, float]:
         if not self.count:
             return {}
-        means = torch.stack(list(self.sums.values())).div(self.count).tolist()
+        counts = torch.tensor([self.counts[name] for name in self.sums], dtype=torch.float32, device=self.device)
+        means = (torch.stack(list(self.sums.values())) / counts).tolist()
         result = dict(zip(self.sums, means))
-        self.sums, self.count = {}, 0
+        self.sums, self.counts, self.count = {}, {}, 0
         return result
 
 
