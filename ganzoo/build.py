@@ -17,7 +17,7 @@ import torch
 from ganzoo.config import DataConfig, OptimizerConfig
 from ganzoo.contracts import check_discriminator, check_generator
 from ganzoo.data import ImageDataset
-from ganzoo.errors import ConfigError, GanzooError
+from ganzoo.errors import ConfigError, GanzooError, first_line
 from ganzoo.interfaces import Discriminator, Generator, Loss, TrainingStrategy
 from ganzoo.plan import Choice, RunPlan
 from ganzoo.registry import Registered, Registry, get_registry
@@ -54,12 +54,17 @@ def build(plan: RunPlan, device: torch.device) -> RunParts:
     return RunParts(
         dataset=dataset, generator=generator, discriminator=discriminator,
         loss=_plugin_call(lambda: plan.loss.spec.factory(plan.loss.options), _named(plan.loss)),
-        strategy=_plugin_call(lambda: plan.strategy.spec.factory(plan.strategy.options), _named(plan.strategy)),
+        strategy=build_strategy(plan),
         g_optimizer=build_optimizer(optimizer, generator, optimizer.lr),
         d_optimizer=build_optimizer(optimizer, discriminator, optimizer.d_lr or optimizer.lr),
         callbacks=[_plugin_call(lambda choice=choice: choice.spec.factory(choice.options), _named(choice))
                    for choice in plan.callbacks],
     )
+
+
+def build_strategy(plan: RunPlan) -> TrainingStrategy:
+    """The plan's strategy (also how callers learn ``batches_per_step`` before a run)."""
+    return _plugin_call(lambda: plan.strategy.spec.factory(plan.strategy.options), _named(plan.strategy))
 
 
 def load_dataset(data: DataConfig, entry: Registered | None = None, registry: Registry | None = None) -> ImageDataset:
@@ -124,5 +129,4 @@ def _plugin_call(build: Callable[[], T], what: str) -> T:
     except GanzooError:
         raise
     except Exception as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{what} could not be built: {first_line}") from None
+        raise ConfigError(f"{what} could not be built: {first_line(exc)}") from None

@@ -13,14 +13,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ganzoo.errors import GanzooError, PluginError
+from ganzoo.errors import GanzooError, PluginError, first_line
 from ganzoo.interfaces import Discriminator, Generator, ImageShape
 
 PROBE_BATCH = 2
 RANGE_TOLERANCE = 1e-3  # tanh in low precision can overshoot 1 by an ulp
 
 
-def check_generator(generator: Generator, expected_shape: ImageShape, *, what: str, check_range: bool = True) -> Tensor:
+def check_generator(generator: Generator, expected_shape: ImageShape, *, what: str,
+                    check_range: bool = True) -> Tensor:
     """Run ``generator`` on a probe batch; return its images, or raise naming ``what``.
 
     ``what`` names the culprit, e.g. ``"variant 'mlp' (ganzoo-mlp)"``. ``check_range`` also
@@ -30,7 +31,8 @@ def check_generator(generator: Generator, expected_shape: ImageShape, *, what: s
     declared = tuple(generator.image_shape)
     if declared != tuple(expected_shape):
         raise PluginError(f"{what}: the generator declares image_shape {declared} but the data is "
-                          f"{tuple(expected_shape)}; the plugin must build its generator for the image_shape it is given")
+                          f"{tuple(expected_shape)}; the plugin must build its generator for the image_shape "
+                          "it is given")
     rng = torch.Generator().manual_seed(0)
     latents = torch.randn(PROBE_BATCH, generator.latent_dim, generator=rng)
     labels = (torch.arange(PROBE_BATCH) % generator.num_classes) if generator.num_classes else None
@@ -65,9 +67,8 @@ def _probe(module: torch.nn.Module, inputs: Tensor, labels: Tensor | None, what:
     except GanzooError:
         raise
     except Exception as exc:  # a plugin's own bug, named as the plugin's
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise PluginError(f"{what}: the {role} failed on a probe batch of shape {tuple(inputs.shape)}: "
-                          f"{type(exc).__name__}: {first_line}; fix the plugin's {role}") from None
+                          f"{type(exc).__name__}: {first_line(exc)}; fix the plugin's {role}") from None
     finally:
         module.train(was_training)
     if not isinstance(output, Tensor):

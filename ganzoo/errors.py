@@ -11,6 +11,13 @@ import difflib
 from collections.abc import Iterable
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none), for the
+    one-line errors that name whose code raised it."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 class GanzooError(Exception):
     """Base of every user-facing error: the message is the whole story."""
 

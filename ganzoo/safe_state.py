@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_bytes
 
-from ganzoo.errors import WeightsError
+from ganzoo.errors import WeightsError, first_line
 
 _TENSOR = "__tensor__"
 _ITEMS = "__items__"
@@ -113,7 +113,7 @@ def read_safetensors(path: Path, what: str) -> tuple[dict[str, torch.Tensor], di
         tensors = safetensors_load(data)
     except Exception as exc:  # safetensors raises its own error types, plus ValueError
         raise WeightsError(f"{what} {str(path)!r} is corrupt or not a safetensors file "
-                           f"({_first_line(exc)}); re-create or re-download it") from None
+                           f"({first_line(exc)}); re-create or re-download it") from None
     return tensors, _metadata(header, path, what)
 
 
@@ -154,7 +154,7 @@ def _checked_header(handle: BinaryIO, path: Path, what: str) -> dict[str, Any]:
                            if name != "__metadata__"), default=0)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         raise WeightsError(f"{what} {str(path)!r} is corrupt or not a safetensors file (unreadable header: "
-                           f"{_first_line(exc)}); re-create or re-download it") from None
+                           f"{first_line(exc)}); re-create or re-download it") from None
     promised = 8 + header_length + data_length
     if promised > size:
         raise WeightsError(f"{what} {str(path)!r} is truncated or corrupt: its header promises {promised} bytes, "
@@ -171,6 +171,3 @@ def _metadata(header: dict[str, Any], path: Path, what: str) -> dict[str, str]:
     return metadata
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

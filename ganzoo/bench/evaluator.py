@@ -62,17 +62,15 @@ class Evaluator:
 
 
 class EvaluationCurve(Callback):
-    """Evaluate the live generator at ``points`` evenly spaced fractions of the budget.
+    """Evaluate the live generator at ``points`` evenly spaced fractions of the run's budget.
 
-    With an image budget the points are steps (``total_steps * i / points``), with a time budget
-    training seconds; the last point is the end of the run. Each row holds the images and
-    training seconds so far, the latest training statistics (``train.*``) and the metrics.
+    Under a time budget (``run.max_seconds``) the points are training seconds, otherwise steps
+    (``total_steps * i / points``); the last point is the end of the run. Each row holds the
+    images and training seconds so far, the latest training statistics (``train.*``) and the metrics.
     """
 
-    def __init__(self, evaluator: Evaluator, *, seed: int, points: int, total_steps: int | None = None,
-                 seconds: float | None = None) -> None:
+    def __init__(self, evaluator: Evaluator, *, seed: int, points: int) -> None:
         self.evaluator, self.seed, self.points = evaluator, seed, points
-        self.total_steps, self.seconds = total_steps, seconds
         self.curve: list[dict[str, float]] = []
         self.peak_memory = 0
 
@@ -88,10 +86,10 @@ class EvaluationCurve(Callback):
             self.evaluate(run)
 
     def _due(self, run: TrainingRun, point: int) -> bool:
-        if self.total_steps is not None:
-            return run.progress.global_step >= max(1, round(self.total_steps * point / self.points))
-        assert self.seconds is not None
-        return run.clock.elapsed() >= self.seconds * point / self.points
+        seconds = run.settings.max_seconds
+        if seconds is not None:
+            return run.clock.elapsed() >= seconds * point / self.points
+        return run.progress.global_step >= max(1, round(run.total_steps * point / self.points))
 
     def evaluate(self, run: TrainingRun) -> None:
         with run.clock.paused():

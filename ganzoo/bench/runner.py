@@ -16,6 +16,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from importlib import metadata
 from typing import Any
 
@@ -23,6 +24,7 @@ import torch
 
 from ganzoo.bench.config import BenchConfig, BenchReport, SeedResult, VariantResult
 from ganzoo.bench.evaluator import EvaluationCurve, Evaluator
+from ganzoo.build import build_strategy
 from ganzoo.config import merge_layers
 from ganzoo.devices import describe_device, resolve_device
 from ganzoo.metrics.catalogue import lower_is_better
@@ -64,17 +66,15 @@ def run_bench(config: BenchConfig, *, registry: Registry | None = None, callback
 
 def _train_and_evaluate(variant: str, seed: int, config: BenchConfig, registry: Registry, evaluator: Evaluator,
                         callbacks: Sequence[Callback]) -> SeedResult:
-    layer = _variant_layer(config, variant, seed)
-    probe = make_plan([layer], registry)
-    images_per_step = probe.config.run.batch_size * probe.strategy.spec.factory(probe.strategy.options).batches_per_step
+    plan = make_plan([_variant_layer(config, variant, seed)], registry)
+    run = plan.config.run
     if config.budget_images is not None:
-        total_steps = max(1, math.ceil(config.budget_images / images_per_step))
-        budget: dict[str, Any] = {"max_steps": total_steps}
-        curve = EvaluationCurve(evaluator, seed=seed, points=config.eval_points, total_steps=total_steps)
+        images_per_step = run.batch_size * build_strategy(plan).batches_per_step
+        budget: dict[str, Any] = {"max_steps": max(1, math.ceil(config.budget_images / images_per_step))}
     else:
         budget = {"max_seconds": config.budget_seconds}
-        curve = EvaluationCurve(evaluator, seed=seed, points=config.eval_points, seconds=config.budget_seconds)
-    plan = make_plan([layer, {"run": budget}], registry)
+    plan = replace(plan, config=plan.config.model_copy(update={"run": run.model_copy(update=budget)}))
+    curve = EvaluationCurve(evaluator, seed=seed, points=config.eval_points)
     result = train(plan, callbacks=[*callbacks, curve], overwrite=True)
     progress = result.progress
     names = evaluator.metric_names

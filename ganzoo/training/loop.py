@@ -21,7 +21,8 @@ from ganzoo.config import describe_differences
 from ganzoo.data import epoch_order
 from ganzoo.devices import resolve_device
 from ganzoo.distributed import Cluster
-from ganzoo.errors import ConfigError, DivergenceError, GanzooError, PluginError, TrainingInterrupted
+from ganzoo.errors import (ConfigError, DivergenceError, GanzooError, PluginError, TrainingInterrupted,
+                           first_line)
 from ganzoo.interfaces import Batch, Game
 from ganzoo.plan import RunPlan
 from ganzoo.precision import Precision, resolve_precision
@@ -199,10 +200,9 @@ class TrainingRun:
             raise
         except Exception as exc:  # the plugin's code (or a device error inside it): name it
             choice = self.plan.strategy
-            first_line = (str(exc).strip().splitlines() or [""])[0]
             raise PluginError(f"strategy {choice.name!r} ({choice.entry.plugin.distribution}) with loss "
                               f"{self.plan.loss.name!r} failed at step {self.progress.global_step + 1}: "
-                              f"{type(exc).__name__}: {first_line}; rerun with --debug for the traceback") from exc
+                              f"{type(exc).__name__}: {first_line(exc)}; rerun with --debug for the traceback") from exc
         if self.progress.global_step == 0 or not all(name in stats for name in REQUIRED_STATS):
             self.check_statistics(stats)
         self.progress.step_in_epoch += 1
@@ -239,7 +239,8 @@ class TrainingRun:
     @property
     def planned_epochs(self) -> int | None:
         """The epoch count when it is what ends the run; None under a step or time budget."""
-        ends_by_epochs = self.settings.max_seconds is None and self.total_steps == self.settings.epochs * self.steps_per_epoch
+        by_epochs = self.total_steps == self.settings.epochs * self.steps_per_epoch
+        ends_by_epochs = self.settings.max_seconds is None and by_epochs
         return self.settings.epochs if ends_by_epochs else None
 
     @property
