@@ -18,7 +18,7 @@ import pytest
 from pydantic import Field
 from torch import Tensor
 
-from ganzoo.errors import ConfigError, DivergenceError
+from ganzoo.errors import ConfigError, DivergenceError, PluginError
 from ganzoo.losses import BCEOptions, NonSaturatingLoss
 from ganzoo.plan import RunPlan
 from ganzoo.plugin import Callback, CallbackSpec, LossSpec, Options, TrainingRun, hookimpl
@@ -198,3 +198,17 @@ def test_a_run_resumes_with_another_callback_list(tiny_config: Callable[..., Run
     with pytest.raises(ConfigError, match="cannot resume .*loss"):  # what is trained may not change
         train(tiny_config("mlp", run={"epochs": 3}, loss={"name": "hinge"}), resume=True)
     assert all(math.isfinite(value) for value in resumed.last_stats.values())
+
+
+class BrokenLogger(Callback):
+    def on_log(self, run: TrainingRun, stats: Mapping[str, float]) -> None:
+        raise KeyError("d_los")
+
+
+def test_a_third_party_callback_that_raises_is_named_not_an_internal_error(
+        tiny_config: Callable[..., RunPlan]) -> None:
+    with pytest.raises(PluginError) as caught:
+        train(tiny_config(run={"max_steps": 2}), callbacks=[BrokenLogger()])
+    message = str(caught.value)
+    assert "callback BrokenLogger (" in message and "failed in on_log: KeyError: 'd_los'" in message
+    assert "\n" not in message

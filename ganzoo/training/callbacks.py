@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
+
+from ganzoo.errors import GanzooError, PluginError, first_line
 
 if TYPE_CHECKING:
     from ganzoo.training.loop import TrainingRun
@@ -62,39 +64,50 @@ class Callback:
 
 
 class CallbackList(Callback):
-    """Calls each callback in order; the loop talks to this one object."""
+    """Calls each callback in order; the loop talks to this one object.
+
+    A callback from outside ganzoo that raises something other than a ``GanzooError`` is named
+    in one line (``PluginError``) instead of reading as a bug in ganzoo; ganzoo's own callbacks'
+    exceptions pass through as they are.
+    """
 
     def __init__(self, callbacks: Iterable[Callback] = ()) -> None:
         self.callbacks = list(callbacks)
 
     def on_start(self, run: TrainingRun) -> None:
-        for callback in self.callbacks:
-            callback.on_start(run)
+        self._each("on_start", run)
 
     def on_resume(self, run: TrainingRun, reason: str) -> None:
-        for callback in self.callbacks:
-            callback.on_resume(run, reason)
+        self._each("on_resume", run, reason)
 
     def on_step_end(self, run: TrainingRun, stats: Mapping[str, Tensor]) -> None:
-        for callback in self.callbacks:
-            callback.on_step_end(run, stats)
+        self._each("on_step_end", run, stats)
 
     def on_log(self, run: TrainingRun, stats: Mapping[str, float]) -> None:
-        for callback in self.callbacks:
-            callback.on_log(run, stats)
+        self._each("on_log", run, stats)
 
     def on_epoch_end(self, run: TrainingRun, epoch: int) -> None:
-        for callback in self.callbacks:
-            callback.on_epoch_end(run, epoch)
+        self._each("on_epoch_end", run, epoch)
 
     def on_checkpoint(self, run: TrainingRun, path: Path, best: bool) -> None:
-        for callback in self.callbacks:
-            callback.on_checkpoint(run, path, best)
+        self._each("on_checkpoint", run, path, best)
 
     def on_note(self, run: TrainingRun, message: str) -> None:
-        for callback in self.callbacks:
-            callback.on_note(run, message)
+        self._each("on_note", run, message)
 
     def on_end(self, run: TrainingRun, error: BaseException | None) -> None:
+        self._each("on_end", run, error)
+
+    def _each(self, event: str, *args: Any) -> None:
         for callback in self.callbacks:
-            callback.on_end(run, error)
+            try:
+                getattr(callback, event)(*args)
+            except GanzooError:
+                raise
+            except Exception as exc:
+                module = type(callback).__module__
+                if module == "ganzoo" or module.startswith("ganzoo."):
+                    raise  # ganzoo's own callback: a real bug, reported as one
+                raise PluginError(f"callback {type(callback).__name__} ({module}) failed in {event}: "
+                                  f"{type(exc).__name__}: {first_line(exc)}; fix it, or drop it from "
+                                  "run.callbacks") from exc
