@@ -38,3 +38,9 @@ def test_user_errors_are_one_line_and_exit_code_2(run_cli):
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     debug = run_cli("sample", "nowhere.safetensors", "--debug")
     assert debug.returncode == 2 and "Traceback" in debug.stderr
+
+
+def test_an_error_line_shows_the_user_text_as_typed(run_cli):
+    """rich would draw ``:x:`` (here from ``{name:x}``, a missing space) as an emoji."""
+    typo = run_cli("train", "mlp", "--set", "run.callbacks=[{name:x}]")
+    assert typo.returncode == 2 and "run.callbacks.0.name:x: unknown setting" in typo.stderr

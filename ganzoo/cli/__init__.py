@@ -40,8 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # `train --nproc` relaunches it
-    console = Console()
-    errors = Console(stderr=True, soft_wrap=True)
+    console = Console(emoji=False)  # user text (paths, settings) may hold ":x:"
+    errors = Console(stderr=True, soft_wrap=True, emoji=False)
     try:
         return int(args.handler(args, console) or 0)
     except TrainingInterrupted as exc:

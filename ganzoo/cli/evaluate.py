@@ -60,7 +60,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     registry = get_registry()
     data = real_data_config(args, generator.image_shape)
     dataset = load_dataset(data, registry=registry)
-    errors = Console(stderr=True, soft_wrap=True)
+    errors = Console(stderr=True, soft_wrap=True, emoji=False)
     result = evaluate(generator, dataset, args.metrics, backbones=args.backbone, num_samples=args.num,
                       num_real=args.num_real, seed=args.seed, split=data.split if data.name != "mnist-embedded"
                       else "test", baseline=not args.no_baseline, inception_weights=args.inception_weights,
