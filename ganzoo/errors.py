@@ -55,12 +55,18 @@ class WeightsError(GanzooError):
     """A weights or checkpoint file is missing, corrupt, unsafe or does not fit the model."""
 
 
+class OutputError(GanzooError):
+    """An output path cannot be written: a file in the way, no permission, a fifo, no space."""
+
+
 class RunDirectoryError(GanzooError):
     """The output directory holds another run and the user did not ask to resume or overwrite."""
 
 
 class DivergenceError(GanzooError):
-    """Training produced a non-finite loss or gradient."""
+    """Training produced a non-finite loss, gradient or generated image (at ``step``)."""
+
+    step: int | None = None
 
 
 class TrainingInterrupted(GanzooError):

@@ -19,6 +19,8 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_bytes
 
 from ganzoo.errors import WeightsError, first_line
+from ganzoo.files import atomic_write_bytes
+from ganzoo.inputs import open_input
 
 _TENSOR = "__tensor__"
 _ITEMS = "__items__"
@@ -73,25 +75,6 @@ def unflatten_state(tensors: dict[str, torch.Tensor], skeleton_json: str) -> Any
     return decode(json.loads(skeleton_json))
 
 
-def atomic_write_bytes(data: bytes, path: Path) -> None:
-    """Write ``data`` to ``path`` via a temporary file, fsync and rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
 def save_safetensors(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> None:
     """Atomically write tensors (each stored as its own contiguous CPU copy) and metadata."""
     own = {name: t.detach().to("cpu").contiguous().clone() for name, t in tensors.items()}
@@ -124,11 +107,8 @@ def read_safetensors_metadata(path: Path, what: str) -> dict[str, str]:
 
 
 def _open_weights(path: Path, what: str) -> BinaryIO:
-    if not path.exists():
-        raise WeightsError(f"{what} {str(path)!r} does not exist; check the path")
-    if path.is_dir():
-        raise WeightsError(f"{what} {str(path)!r} is a directory; give the .safetensors file inside it")
-    return open(path, "rb")  # noqa: SIM115 - the callers close it
+    """The checked file (``ganzoo.inputs``: no directory, FIFO or unreadable path); the callers close it."""
+    return open_input(path, what, error=WeightsError)
 
 
 def _checked_header(handle: BinaryIO, path: Path, what: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from rich import box
 from rich.table import Table
 
 from ganzoo.bench.config import BenchReport, VariantResult
+from ganzoo.files import atomic_write_figure, atomic_write_text
 from ganzoo.metrics.catalogue import METRICS, lower_is_better
 
 TABLE_METRICS = [metric for metric in METRICS.values() if metric.short is not None]
@@ -164,16 +165,22 @@ def plot_curves(report: BenchReport, path: Path) -> None:
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
+    try:
+        atomic_write_figure(figure, path)
+    finally:
+        plt.close(figure)
+
+
+def report_paths(out_dir: Path) -> dict[str, Path]:
+    """Where ``write_report`` puts ``bench.json``, ``bench.md`` and ``bench.png``."""
+    return {"json": out_dir / "bench.json", "markdown": out_dir / "bench.md", "plot": out_dir / "bench.png"}
 
 
 def write_report(report: BenchReport, out_dir: Path) -> dict[str, Path]:
-    """``bench.json`` (everything), ``bench.md`` (the table and protocol) and ``bench.png``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "bench.json", "markdown": out_dir / "bench.md", "plot": out_dir / "bench.png"}
-    paths["json"].write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-    paths["markdown"].write_text(markdown_table(report), encoding="utf-8")
+    """``bench.json`` (everything), ``bench.md`` (the table and protocol) and ``bench.png``, each
+    written atomically: a failure leaves each file as it was or complete."""
+    paths = report_paths(out_dir)
+    atomic_write_text(json.dumps(report.to_dict(), indent=2) + "\n", paths["json"])
+    atomic_write_text(markdown_table(report), paths["markdown"])
     plot_curves(report, paths["plot"])
     return paths

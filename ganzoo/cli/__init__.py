@@ -2,7 +2,9 @@
 
 Each subcommand lives in its own module exposing ``register(subparsers, common)``; adding one
 means adding a module and listing it in ``SUBCOMMANDS``. Errors meant for people
-(``GanzooError``) print one line and exit 2; tracebacks only with ``--debug``.
+(``GanzooError``) and errors the environment causes (``OSError``: no space, no permission, a
+file where a directory should be, a read-only disk) print one line and exit 2; tracebacks only
+with ``--debug``. Anything else is a bug in ganzoo and says so.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import importlib
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from rich.console import Console
 from rich.markup import escape
 
 from ganzoo.version import __version__
 from ganzoo.errors import GanzooError, TrainingInterrupted
+from ganzoo.files import describe_os_error
 
 SUBCOMMANDS = ("ganzoo.cli.train", "ganzoo.cli.sample", "ganzoo.cli.listing", "ganzoo.cli.bench",
                "ganzoo.cli.evaluate", "ganzoo.cli.interpolate")
@@ -25,8 +29,17 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one ``error:`` line (exit 2) like every other user error,
+    pointing at ``--help`` instead of printing the whole usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {self.prog}: {message}; see `{self.prog} --help`\n")
+        sys.exit(EXIT_USER_ERROR)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ganzoo", description="Train, sample, evaluate and benchmark GANs.")
+    parser = OneLineParser(prog="ganzoo", description="Train, sample, evaluate and benchmark GANs.")
     parser.add_argument("--version", action="version", version=f"ganzoo {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
@@ -51,6 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         errors.print(f"[red]error:[/] {escape(str(exc))}")
+        return EXIT_USER_ERROR
+    except OSError as exc:  # the environment (a full disk, permissions, a path), not a bug
+        if args.debug:
+            traceback.print_exc()
+        errors.print(f"[red]error:[/] {escape(describe_os_error(exc))}")
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         errors.print("[yellow]interrupted[/]")

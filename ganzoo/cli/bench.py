@@ -9,10 +9,12 @@ from typing import Any
 from rich.console import Console
 
 from ganzoo.bench.config import BenchConfig, SeedResult
-from ganzoo.bench.report import legend, metric_label, rich_table, write_report
+from ganzoo.bench.report import legend, metric_label, report_paths, rich_table, write_report
 from ganzoo.bench.runner import run_bench
 from ganzoo.training.display import ProgressDisplay
 from ganzoo.config import parse_set_items, validate_model
+from ganzoo.files import check_output_path
+from ganzoo.metrics.backbones import cache_dir
 
 FIELDS = ("dataset", "data_root", "image_size", "limit", "budget_images", "budget_seconds", "seeds", "batch_size",
           "device", "precision", "eval_points", "eval_samples")
@@ -48,6 +50,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     values = {name: value for name in FIELDS if (value := getattr(args, name)) is not None}
     config = validate_model(BenchConfig, {"variants": args.variants, "out_dir": args.out,
                                           "overrides": parse_set_items(args.set_items), **values}, "bench")
+    check_output_path(config.out_dir, "--out", kind="directory")  # before hours of training, not after
+    for path in report_paths(config.out_dir).values():
+        check_output_path(path, "--out")
+    check_output_path(cache_dir() / "reference", "GANZOO_CACHE", kind="directory")  # reference statistics
     callbacks = [] if args.quiet else [ProgressDisplay(console=console)]
 
     def finished(variant: str, result: SeedResult) -> None:

@@ -16,9 +16,13 @@ import torch
 from einops import rearrange
 from rich.console import Console
 
+from ganzoo.cli.arguments import seed
 from ganzoo.errors import ConfigError
+from ganzoo.files import check_output_path
+from ganzoo.images import GridLayout, write_grid
+from ganzoo.interfaces import seeded_rng
 from ganzoo.latent import interpolate
-from ganzoo.images import save_sample_grid
+from ganzoo.sampling import check_sampling_memory, decode_in_chunks
 from ganzoo.weights import load_generator
 
 
@@ -30,7 +34,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--pairs", type=int, default=8, help="number of latent pairs, one row each (default 8)")
     parser.add_argument("--mode", choices=["linear", "slerp"], default="slerp",
                         help="straight line or great circle between latents (default slerp)")
-    parser.add_argument("--seed", type=int, default=0, help="latent seed; same seed, same rows")
+    parser.add_argument("--seed", type=seed, default=0, help="latent seed; same seed, same rows")
     parser.add_argument("--label", type=int, help="class for every row (conditional generators)")
     parser.add_argument("--out", type=Path, default=Path("interpolation.png"), help="grid PNG path")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
@@ -42,16 +46,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError(f"--steps must be between 2 and 100 (got {args.steps})")
     if not 1 <= args.pairs <= 100:
         raise ConfigError(f"--pairs must be between 1 and 100 (got {args.pairs})")
-    if args.out.suffix.lower() != ".png":
-        raise ConfigError(f"--out {str(args.out)!r} must end in .png")
+    check_output_path(args.out, "--out", suffix=".png")
     generator = load_generator(args.weights, device=args.device)
-    rng = torch.Generator().manual_seed(args.seed)
+    layout = GridLayout(args.pairs * args.steps, generator.image_shape, nrow=args.steps)
+    check_sampling_memory(layout.count, generator.image_shape, layout.nbytes, fix="ask for fewer --pairs or --steps")
+    rng = seeded_rng(args.seed)
     endpoints = generator.sample_latents(2 * args.pairs, generator=rng, device="cpu")
     path = interpolate(endpoints[:args.pairs], endpoints[args.pairs:], args.steps, args.mode)
     labels = row_labels(generator.num_classes, args.label, args.pairs, rng)
-    images = generator.sample(args.pairs * args.steps, latents=rearrange(path, "p t d -> (p t) d"),
-                              labels=None if labels is None else labels.repeat_interleave(args.steps))
-    save_sample_grid(images, args.out, nrow=args.steps)
+    write_grid(decode_in_chunks(generator, rearrange(path, "p t d -> (p t) d"),
+                                None if labels is None else labels.repeat_interleave(args.steps), args.weights),
+               layout, args.out)
     console.print(f"wrote {args.pairs} {args.mode} interpolations of {args.steps} steps to {args.out}",
                   soft_wrap=True)
     return 0

@@ -1,17 +1,26 @@
-"""``ganzoo sample WEIGHTS``: images from a generator file, as one grid or one PNG each."""
+"""``ganzoo sample WEIGHTS``: images from a generator file, as one grid or one PNG each.
+
+The output path is checked before the model loads, the memory the job needs before anything is
+generated; images are decoded in chunks and written atomically, so up to 100,000 of them take
+one uint8 grid (or one chunk of files) of memory, and a failed write leaves the old file.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import torch
 from rich.console import Console
 
+from ganzoo.cli.arguments import seed
 from ganzoo.errors import ConfigError
+from ganzoo.files import check_output_path
+from ganzoo.images import GridLayout, to_pixels, write_grid, write_pixels
 from ganzoo.interfaces import Generator
-from ganzoo.images import save_sample_grid
+from ganzoo.sampling import check_sampling_memory, decode_in_chunks, seeded_inputs
 from ganzoo.weights import load_generator
 
 
@@ -21,7 +30,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--num", type=int, default=64, help="number of images (default 64)")
     parser.add_argument("--out", type=Path, default=Path("samples.png"),
                         help="grid PNG path, or a directory with --format png")
-    parser.add_argument("--seed", type=int, default=0, help="latent seed; same seed, same images")
+    parser.add_argument("--seed", type=seed, default=0, help="latent seed; same seed, same images")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--format", choices=["grid", "png"], default="grid",
                         help="one grid image (default) or one PNG per sample in --out")
@@ -37,35 +46,42 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError(f"--num must be between 1 and 100000 (got {args.num})")
     if args.nrow <= 0:
         raise ConfigError(f"--nrow must be positive (got {args.nrow})")
+    if args.grid_by_class and (args.label is not None or args.format != "grid"):
+        raise ConfigError("--grid-by-class draws every class into one grid; drop --label and --format png")
+    as_grid = args.format == "grid"
+    check_output_path(args.out, "--out", kind="file" if as_grid else "directory", suffix=".png" if as_grid else None)
     generator = load_generator(args.weights, device=args.device)
-    if args.grid_by_class:
-        return run_grid_by_class(args, generator, console)
-    images = generator.sample(args.num, seed=args.seed, labels=args.label)
-    if args.format == "grid":
-        if args.out.suffix.lower() != ".png":
-            raise ConfigError(f"--out {str(args.out)!r} must end in .png for a grid (or use --format png DIR)")
-        save_sample_grid(images, args.out, nrow=args.nrow)
-        console.print(f"wrote a grid of {args.num} samples to {args.out}", soft_wrap=True)
+    labels = class_rows(generator, args.nrow) if args.grid_by_class else args.label
+    num = len(labels) if isinstance(labels, torch.Tensor) else args.num
+    layout = GridLayout(num, generator.image_shape, args.nrow)
+    check_sampling_memory(num, generator.image_shape, layout.nbytes if as_grid else 0)
+    latents, labels = seeded_inputs(generator, num, args.seed, labels)
+    chunks = decode_in_chunks(generator, latents, labels, args.weights)
+    if not as_grid:
+        write_files(chunks, args.out)
+        console.print(f"wrote {num} PNG files to {args.out}/", soft_wrap=True)
         return 0
-    args.out.mkdir(parents=True, exist_ok=True)
-    for index, image in enumerate(images):
-        save_sample_grid(image.unsqueeze(0), args.out / f"sample-{index:05d}.png")
-    console.print(f"wrote {args.num} PNG files to {args.out}/", soft_wrap=True)
+    write_grid(chunks, layout, args.out)
+    if args.grid_by_class:
+        console.print(f"wrote {generator.num_classes} rows (one per class) of {args.nrow} samples to {args.out}",
+                      soft_wrap=True)
+    else:
+        console.print(f"wrote a grid of {num} samples to {args.out}", soft_wrap=True)
     return 0
 
 
-def run_grid_by_class(args: argparse.Namespace, generator: Generator, console: Console) -> int:
-    """Row k shows ``--nrow`` samples of class k, so classes can be compared at a glance."""
+def class_rows(generator: Generator, nrow: int) -> torch.Tensor:
+    """Row k shows ``nrow`` samples of class k, so classes can be compared at a glance."""
     if generator.num_classes is None:
         raise ConfigError("--grid-by-class needs a conditional generator (e.g. one trained with cgan-mlp); "
                           "this one is unconditional")
-    if args.label is not None or args.format != "grid":
-        raise ConfigError("--grid-by-class draws every class into one grid; drop --label and --format png")
-    if args.out.suffix.lower() != ".png":
-        raise ConfigError(f"--out {str(args.out)!r} must end in .png")
-    labels = torch.arange(generator.num_classes).repeat_interleave(args.nrow)
-    images = generator.sample(len(labels), seed=args.seed, labels=labels)
-    save_sample_grid(images, args.out, nrow=args.nrow)
-    console.print(f"wrote {generator.num_classes} rows (one per class) of {args.nrow} samples to {args.out}",
-                  soft_wrap=True)
-    return 0
+    return torch.arange(generator.num_classes).repeat_interleave(nrow)
+
+
+def write_files(chunks: Iterable[torch.Tensor], directory: Path) -> None:
+    """``sample-NNNNN.png`` per image, each written atomically as its chunk arrives."""
+    index = 0
+    for images in chunks:
+        for pixels in to_pixels(images):
+            write_pixels(pixels, directory / f"sample-{index:05d}.png")
+            index += 1

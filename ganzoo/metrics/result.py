@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ganzoo.metrics.catalogue import METRIC_GROUPS, METRICS
-from ganzoo.safe_state import atomic_write_bytes
+from ganzoo.files import atomic_write_bytes
 
 DEFAULT_METRICS = METRIC_GROUPS
 DEFAULT_NUM_SAMPLES = 10_000

@@ -22,7 +22,8 @@ from torch import Tensor
 from ganzoo.config import DataConfig
 from ganzoo.data import load_embedded_mnist, to_unit_range
 from ganzoo.metrics.classifier import MnistClassifier, weights_fingerprint
-from ganzoo.safe_state import atomic_write_bytes, save_safetensors
+from ganzoo.files import atomic_write_bytes
+from ganzoo.safe_state import save_safetensors
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 

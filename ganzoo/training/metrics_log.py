@@ -1,10 +1,18 @@
 """``metrics.jsonl``, the run's log: one JSON object per line, written by the metrics-log
-callback (``step`` and ``epoch`` rows) and best-checkpoint evaluation (``eval`` rows)."""
+callback (``step`` and ``epoch`` rows) and best-checkpoint evaluation (``eval`` rows).
+
+Each row is appended with one write of the whole line (``ganzoo.files.append_line``), so a
+failed append (a full disk, a kill) can at worst leave the last line cut short: ``read`` skips
+it, and ``RunDirectory.truncate_metrics`` drops it when the run resumes.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from ganzoo.files import append_line
+from ganzoo.inputs import read_input_bytes
 
 
 class MetricsLog:
@@ -14,14 +22,14 @@ class MetricsLog:
         self.path = path
 
     def write(self, kind: str, **fields: float | int | str) -> None:
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"kind": kind, **fields}) + "\n")
+        append_line(json.dumps({"kind": kind, **fields}), self.path)
 
     def read(self, kind: str = "step") -> list[dict[str, float]]:
         if not self.path.exists():
             return []
         rows = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
+        data = read_input_bytes(self.path, "metrics log", max_bytes=None)
+        for line in data.decode("utf-8", errors="replace").splitlines():
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:

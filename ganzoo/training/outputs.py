@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ganzoo.config import RunConfig
+from ganzoo.files import atomic_write_figure
 from ganzoo.images import save_sample_grid
 from ganzoo.training.best import BestCheckpoint
 from ganzoo.training.callbacks import Callback
@@ -114,5 +115,7 @@ def plot_loss_curve(rows: list[dict[str, float]], path: Path, keys: tuple[str, .
     axis.legend()
     axis.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    try:
+        atomic_write_figure(figure, path)
+    finally:
+        plt.close(figure)

@@ -1,0 +1,101 @@
+"""Many images from a generator with bounded memory: seeded inputs, decoded chunk by chunk.
+
+All latents (and labels) are drawn first, exactly as ``Generator.sample(n, seed=...)`` draws
+them (latents, then labels, from one CPU generator seeded with ``seed``); they are small. Only
+one chunk of images is decoded at a time, so ``ganzoo sample --num 100000`` gives the same
+images as one big call would, without holding all of them as floats. Each chunk is checked for
+NaN/Inf before anything is written, and the memory a job will need is estimated, and refused
+with the estimate, before anything is generated.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ganzoo.errors import ConfigError, WeightsError
+from ganzoo.interfaces import Generator, labels_for, seeded_rng
+
+CHUNK_SIZE = 256
+MEMORY_CAP_BYTES = 4 * 2**30
+MEMINFO = Path("/proc/meminfo")
+"""Where the available memory is read on Linux (``MemAvailable``); elsewhere ``os.sysconf``."""
+
+
+def seeded_inputs(generator: Generator, n: int, seed: int,
+                  labels: Tensor | int | None = None) -> tuple[Tensor, Tensor | None]:
+    """The CPU latents and labels ``generator.sample(n, seed=seed, labels=labels)`` would use.
+
+    ``labels``: one class for all, one per image, or ``None`` (seeded random classes for a
+    conditional generator, drawn after the latents; ``None`` for an unconditional one).
+    """
+    rng = seeded_rng(seed)
+    latents = generator.sample_latents(n, generator=rng, device="cpu")
+    return latents, labels_for(generator, n, labels, rng)
+
+
+def decode_in_chunks(generator: Generator, latents: Tensor, labels: Tensor | None, source: Path,
+                     chunk_size: int = CHUNK_SIZE) -> Iterator[Tensor]:
+    """Images for ``latents`` (and ``labels``), ``chunk_size`` at a time, each checked finite."""
+    for start in range(0, len(latents), chunk_size):
+        stop = start + chunk_size
+        images = generator.sample(len(latents[start:stop]), latents=latents[start:stop],
+                                  labels=None if labels is None else labels[start:stop])
+        check_finite_images(images, source)
+        yield images
+
+
+def check_finite_images(images: Tensor, source: Path) -> None:
+    """Refuse NaN/Inf pixels, which would silently become a black image."""
+    if not bool(torch.isfinite(images).all()):
+        raise WeightsError(f"{str(source)!r}: its weights produce NaN or Inf images (for example damaged "
+                           "BatchNorm statistics, or weights from a diverging run); retrain, or use another "
+                           "checkpoint")
+
+
+# -- memory ----------------------------------------------------------------------------------------
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the system can still give (``MemAvailable``), or ``None`` when it cannot say."""
+    try:
+        for line in MEMINFO.read_text(encoding="ascii").splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError, UnicodeDecodeError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def memory_bound_bytes() -> int:
+    """The most one sampling job may hold: half of the available memory, at most 4 GiB."""
+    available = available_memory_bytes()
+    return MEMORY_CAP_BYTES if available is None else min(MEMORY_CAP_BYTES, available // 2)
+
+
+SAMPLE_FIX = "ask for fewer with --num, or write one PNG each with --format png DIR"
+
+
+def check_sampling_memory(num: int, image_shape: tuple[int, int, int], grid_bytes: int, *,
+                          fix: str = SAMPLE_FIX, chunk_size: int = CHUNK_SIZE) -> None:
+    """Refuse, before generating anything, a job that would not fit in ``memory_bound_bytes``: the
+    uint8 grid three times over (the grid, the PNG encoder's copy, the encoded bytes) and one chunk
+    of float images with its uint8 copy."""
+    pixels = image_shape[0] * image_shape[1] * image_shape[2]
+    estimate = 3 * grid_bytes + min(num, chunk_size) * pixels * (4 + 1)
+    bound = memory_bound_bytes()
+    if estimate > bound:
+        shape = "x".join(map(str, image_shape))
+        raise ConfigError(f"{num:,} images of {shape} need about {_gib(estimate)} of memory, more than the "
+                          f"{_gib(bound)} allowed (half of the available memory, at most 4 GiB); {fix}")
+
+
+def _gib(count: int) -> str:
+    return f"{count / 2**30:.2f} GiB" if count >= 2**28 else f"{count / 2**20:.1f} MiB"
