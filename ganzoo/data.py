@@ -8,7 +8,7 @@ in memory.
 
 from __future__ import annotations
 
-import gzip
+import os
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -19,6 +19,8 @@ from torch import Tensor
 
 from ganzoo.config import DataConfig
 from ganzoo.errors import DataError
+from ganzoo.idx_files import REDOWNLOAD, describe_idx, read_idx
+from ganzoo.image_files import decode_image
 from ganzoo.interfaces import Batch, ImageShape
 
 EMBEDDED_MNIST = resources.files("ganzoo") / "assets" / "mnist"
@@ -121,55 +123,73 @@ def _resize_square(images: Tensor, size: int, chunk: int = 4096) -> Tensor:
 
 # -- MNIST -------------------------------------------------------------------------------------
 
-
-def read_idx(path: Path) -> Tensor:
-    """Read an IDX file (optionally gzipped), the format MNIST is published in."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    try:
-        with opener(path, "rb") as handle:
-            raw = handle.read()
-    except (OSError, EOFError) as exc:
-        raise DataError(f"cannot read IDX file {str(path)!r}: {exc}; re-download the dataset") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DataError(f"{str(path)!r} is not an unsigned-byte IDX file; re-download the dataset")
-    ndim = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    offset = 4 + 4 * ndim
-    expected = offset + int(torch.tensor(shape).prod()) if shape else offset
-    if len(raw) != expected:
-        raise DataError(f"{str(path)!r} is truncated or corrupt ({len(raw)} bytes, expected {expected}); "
-                        "re-download the dataset")
-    return torch.frombuffer(bytearray(raw[offset:]), dtype=torch.uint8).reshape(shape)
+MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+               "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+MNIST_SIDE = 28
 
 
 def load_embedded_mnist(config: DataConfig) -> ImageDataset:
     """The real MNIST test split shipped inside ganzoo, so every machine can train offline."""
+    images_name, labels_name = MNIST_FILES["test"]
     with resources.as_file(EMBEDDED_MNIST) as folder:
-        images = read_idx(folder / "t10k-images-idx3-ubyte.gz")
-        labels = read_idx(folder / "t10k-labels-idx1-ubyte.gz").long()
-    dataset = ImageDataset("mnist-embedded", images.unsqueeze(1), labels, MNIST_CLASSES)
-    return prepare(dataset, config)
+        images, labels = read_mnist(folder / f"{images_name}.gz", folder / f"{labels_name}.gz")
+    return prepare(ImageDataset("mnist-embedded", images, labels, MNIST_CLASSES), config)
 
 
 def load_mnist(config: DataConfig) -> ImageDataset:
-    """Full MNIST in torchvision's layout (``ROOT/MNIST/raw``), optionally downloaded there."""
+    """Full MNIST in torchvision's layout (``ROOT/MNIST/raw``, raw or gzipped), optionally downloaded there.
+
+    The files are read and checked here rather than by torchvision, which reports a truncated
+    or gzipped-only copy as "not found".
+    """
+    root = Path(config.root or Path.home() / ".cache" / "ganzoo" / "data")
+    paths = _mnist_paths(root, config.split)
+    if paths is None and config.download:
+        _download_mnist(root)
+        paths = _mnist_paths(root, config.split)
+    if paths is None:
+        names = " and ".join(MNIST_FILES[config.split])
+        raise DataError(f"MNIST not found under {str(root)!r} (no {names}[.gz] in {root}/MNIST/raw); add --download, "
+                        f"put the IDX files in {root}/MNIST/raw, or use --dataset mnist-embedded")
+    images, labels = read_mnist(*paths)
+    return prepare(ImageDataset(f"mnist-{config.split}", images, labels, MNIST_CLASSES), config)
+
+
+def read_mnist(images_path: Path, labels_path: Path) -> tuple[Tensor, Tensor]:
+    """MNIST's images (N, 1, 28, 28) and labels (N,) from two IDX files that must agree."""
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3 or images.shape[1:] != (MNIST_SIDE, MNIST_SIDE):
+        raise DataError(f"{str(images_path)!r} holds {describe_idx(tuple(images.shape))}, not MNIST's images of "
+                        f"{MNIST_SIDE}x{MNIST_SIDE}; check the file (other data: --dataset image-folder)")
+    if labels.ndim != 1:
+        raise DataError(f"{str(labels_path)!r} holds {describe_idx(tuple(labels.shape))}, not a list of labels; "
+                        "check the file")
+    if len(labels) != len(images):
+        raise DataError(f"{str(labels_path)!r} holds {len(labels)} labels for the {len(images)} images of "
+                        f"{str(images_path)!r}; the two files are from different sets, {REDOWNLOAD} both")
+    if int(labels.max()) >= len(MNIST_CLASSES):
+        raise DataError(f"{str(labels_path)!r} holds the label {int(labels.max())}; MNIST's are 0..9, so the file is "
+                        f"damaged or not MNIST; {REDOWNLOAD}")
+    return images.unsqueeze(1).contiguous(), labels.long()
+
+
+def _mnist_paths(root: Path, split: str) -> tuple[Path, Path] | None:
+    """The split's two files, raw or gzipped, when both are present (in any state: reading judges them)."""
+    folder = root / "MNIST" / "raw"
+    found = [next((candidate for candidate in (folder / name, folder / f"{name}.gz") if os.path.lexists(candidate)),
+                  None) for name in MNIST_FILES[split]]
+    return (found[0], found[1]) if found[0] and found[1] else None
+
+
+def _download_mnist(root: Path) -> None:
     from torchvision.datasets import MNIST
 
-    root = config.root or Path.home() / ".cache" / "ganzoo" / "data"
     try:
-        mnist = MNIST(str(root), train=config.split == "train", download=config.download)
-    except RuntimeError as exc:
-        if config.download:
-            raise DataError(f"could not download MNIST into {str(root)!r} (no network?): "
-                            f"{str(exc).splitlines()[0]}; copy the IDX files to {root}/MNIST/raw "
-                            "or use the embedded data (--dataset mnist-embedded)") from None
-        raise DataError(f"MNIST not found under {str(root)!r}; add --download, put the IDX files in "
-                        f"{root}/MNIST/raw, or use --dataset mnist-embedded") from None
-    except OSError as exc:
-        raise DataError(f"could not read MNIST under {str(root)!r}: {exc}; re-download it (--download)") from None
-    dataset = ImageDataset(f"mnist-{config.split}", mnist.data.unsqueeze(1).contiguous(),
-                           mnist.targets.long(), MNIST_CLASSES)
-    return prepare(dataset, config)
+        MNIST(str(root), download=True)
+    except (RuntimeError, OSError) as exc:
+        raise DataError(f"could not download MNIST into {str(root)!r} (no network?): "
+                        f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; copy the IDX files to "
+                        f"{root}/MNIST/raw or use the embedded data (--dataset mnist-embedded)") from None
 
 
 # -- image folders -----------------------------------------------------------------------------
@@ -178,32 +198,32 @@ def load_mnist(config: DataConfig) -> ImageDataset:
 def load_image_folder(config: DataConfig) -> ImageDataset:
     """Images in torchvision's ``ImageFolder`` layout (ROOT/CLASS/IMAGE), decoded once.
 
-    Images of any size and mode are accepted: each is converted to the requested channels
-    (RGB by default), resized on its shorter side and centre-cropped to ``image_size``.
+    Images of any size are accepted, and of any mode ``ganzoo.image_files`` can convert faithfully
+    (16-bit, float, transparent ...): each becomes the requested channels (RGB by default), is
+    resized on its shorter side and centre-cropped to ``image_size``.
     """
-    from PIL import Image, UnidentifiedImageError
     from torchvision.datasets import ImageFolder
 
     if config.root is None:
         raise DataError("dataset 'image-folder' needs a folder: pass --data-root DIR (layout DIR/CLASS/IMAGE)")
     root = Path(config.root)
     if not root.is_dir():
-        raise DataError(f"image folder {str(root)!r} does not exist; check --data-root")
-    mode = "L" if config.channels == 1 else "RGB"
+        problem = "is a file, not a folder" if os.path.lexists(root) else "does not exist"
+        raise DataError(f"image folder {str(root)!r} {problem}; check --data-root")
+    channels = 1 if config.channels == 1 else 3
     try:
         folder = ImageFolder(str(root))
     except (FileNotFoundError, RuntimeError) as exc:
         raise DataError(f"no images found in {str(root)!r} ({exc}); expected DIR/CLASS/IMAGE files "
                         "such as .png or .jpg") from None
+    except OSError as exc:
+        raise DataError(f"cannot list image folder {str(root)!r}: {exc.strerror or exc}; "
+                        "check its permissions") from None
     size = config.image_size
     TF = _transforms()
     images = []
     for path, _ in folder.samples:
-        try:
-            with Image.open(path) as image:
-                tensor = TF.pil_to_tensor(image.convert(mode))
-        except (UnidentifiedImageError, OSError) as exc:
-            raise DataError(f"cannot decode image {path!r}: {exc}; remove or replace the file") from None
+        tensor = decode_image(Path(path), channels)
         images.append(TF.center_crop(TF.resize(tensor, [size], antialias=True), [size, size]))
     labels = torch.tensor(folder.targets, dtype=torch.long)
     dataset = ImageDataset(f"image-folder:{root.name}", torch.stack(images), labels, list(folder.classes))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import Tensor
 
 from ganzoo.config import StrictModel
@@ -84,6 +84,13 @@ class LeastSquaresOptions(StrictModel):
     fake_target: float = Field(0.0, description="a: D's target for generated images")
     real_target: float = Field(1.0, description="b: D's target for real images")
     generator_target: float = Field(1.0, description="c: the value G wants D to output for its images")
+
+    @model_validator(mode="after")
+    def _a_game(self) -> LeastSquaresOptions:
+        if self.real_target == self.fake_target:
+            raise ValueError(f"real_target and fake_target are both {self.real_target:g}: D could not tell real "
+                             "from generated; use distinct targets such as 1 and 0")
+        return self
 
 
 class LeastSquaresLoss(Loss):

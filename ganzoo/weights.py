@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ganzoo.version import __version__
 from ganzoo.config import validate_model
@@ -25,6 +25,10 @@ from ganzoo.registry import PluginInfo, Registry, get_registry
 from ganzoo.safe_state import read_safetensors, read_safetensors_metadata, save_safetensors
 
 GENERATOR_FORMAT = "ganzoo.generator.v1"
+Channels = Annotated[int, Field(gt=0, le=64)]
+Side = Annotated[int, Field(gt=0, le=16_384)]
+"""An image's channels and side as a file may claim them: positive, and no larger than any real model's."""
+PROBE_LATENTS = 16
 
 
 class GeneratorMetadata(BaseModel):
@@ -38,10 +42,16 @@ class GeneratorMetadata(BaseModel):
     plugin_version: str
     ganzoo_version: str
     model_config_: dict[str, Any] = Field(alias="model_config")
-    image_shape: tuple[int, int, int]
-    latent_dim: int = Field(gt=0)
-    num_classes: int | None = Field(None, gt=0)
+    image_shape: tuple[Channels, Side, Side]
+    latent_dim: int = Field(gt=0, le=1_000_000)
+    num_classes: int | None = Field(None, gt=0, le=1_000_000)
     class_names: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _names_fit_classes(self) -> GeneratorMetadata:
+        if self.class_names is not None and len(self.class_names) != self.num_classes:
+            raise ValueError(f"{len(self.class_names)} class names for num_classes {self.num_classes}")
+        return self
 
 
 def save_generator(generator: Generator, path: Path, *, variant: str, model_config: dict[str, Any],
@@ -80,8 +90,17 @@ def _parse_metadata(raw: dict[str, str], path: Path) -> GeneratorMetadata:
                    or key == "model_config"}
         return GeneratorMetadata.model_validate(decoded)
     except (json.JSONDecodeError, ValidationError, TypeError) as exc:
-        detail = exc.errors()[0]["loc"] if isinstance(exc, ValidationError) else str(exc).splitlines()[0]
+        detail = _first_problem(exc) if isinstance(exc, ValidationError) else str(exc).splitlines()[0]
         raise WeightsError(f"{str(path)!r} has corrupt ganzoo metadata ({detail}); re-export the weights") from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """``image_shape.0: Input should be greater than 0 (got -1)``: where, what, and the value found."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    got = error.get("input")
+    shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    return f"{where}: {error['msg'].removeprefix('Value error, ')}{shown}" if where else error["msg"] + shown
 
 
 def load_generator(path: Path | str, device: str | torch.device = "auto",
@@ -97,6 +116,10 @@ def load_generator(path: Path | str, device: str | torch.device = "auto",
         raise PluginError(f"{str(path)!r} needs variant {metadata.variant!r} from plugin {metadata.plugin!r} "
                           f"(version {metadata.plugin_version}), which is not installed; "
                           f"`pip install {metadata.plugin}` and try again") from None
+    if spec.conditional and metadata.num_classes is None:
+        raise WeightsError(f"{str(path)!r} says it is unconditional (num_classes: null), but its variant "
+                           f"{metadata.variant!r} is conditional; the file's metadata is damaged or was edited: "
+                           "re-export the weights from the run that trained them")
     options = validate_model(spec.config_model, metadata.model_config_, "model")
     try:
         generator = spec.build_generator(options, metadata.image_shape, metadata.num_classes)
@@ -107,17 +130,38 @@ def load_generator(path: Path | str, device: str | torch.device = "auto",
                            f"file's config ({type(exc).__name__}: {exc}); the file does not match the plugin") from None
     check_tensors_fit(generator, tensors, path)
     generator.load_state_dict(tensors, strict=True)
-    images = check_generator(generator, metadata.image_shape, what=f"variant {metadata.variant!r} ({metadata.plugin})",
-                             check_range=False)
-    if not torch.isfinite(images).all():
-        raise WeightsError(f"{str(path)!r}: the generator makes NaN or Inf images from these weights; they are "
-                           "from a diverged run, use an earlier checkpoint")
+    check_generator(generator, metadata.image_shape, what=f"variant {metadata.variant!r} ({metadata.plugin})",
+                    check_range=False)
+    check_finite_probe(generator, path)
     device = device if isinstance(device, torch.device) else resolve_device(device)
     return generator.to(device).eval()
 
 
+@torch.no_grad()
+def check_finite_probe(generator: Generator, path: Path) -> None:
+    """Weights that load but generate NaN/Inf (huge values that overflow, BatchNorm statistics that
+    do not fit) would give black images and meaningless metrics; refuse them on a probe of
+    ``PROBE_LATENTS`` seeded latents, every class included. ``sample`` and ``evaluate`` also check
+    what they generate, for latents the probe did not try."""
+    rng = torch.Generator().manual_seed(0)
+    count = max(PROBE_LATENTS, min(generator.num_classes or 0, 1024))
+    latents = generator.sample_latents(count, generator=rng, device="cpu")
+    labels = None if generator.num_classes is None else torch.arange(count) % generator.num_classes
+    was_training = generator.training
+    generator.eval()
+    try:
+        images = generator(latents, labels)
+    finally:
+        generator.train(was_training)
+    bad = int((~torch.isfinite(images.float().flatten(1))).any(dim=1).sum())
+    if bad:
+        raise WeightsError(f"{str(path)!r}: the generator makes NaN or Inf images from these weights ({bad} of "
+                           f"{count} probe images); they are from a diverged run or damaged, use an earlier checkpoint")
+
+
 def check_tensors_fit(module: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
-    """Names, shapes, dtypes and finiteness must match the freshly built module exactly."""
+    """Names, shapes, dtypes and finiteness must match the freshly built module exactly, and
+    BatchNorm's running variances must be variances (not negative)."""
     expected = module.state_dict()
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
@@ -136,6 +180,9 @@ def check_tensors_fit(module: torch.nn.Module, tensors: dict[str, torch.Tensor],
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise WeightsError(f"{str(path)!r}: tensor {name!r} holds NaN or Inf values; "
                                "these weights are from a diverged run, use an earlier checkpoint")
+        if name.endswith("running_var") and bool((tensor < 0).any()):
+            raise WeightsError(f"{str(path)!r}: tensor {name!r} holds negative variances (down to "
+                               f"{float(tensor.min()):.3g}); the file is damaged, use an earlier checkpoint")
 
 
 def _few(names: list[str]) -> str:

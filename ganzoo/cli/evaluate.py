@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ganzoo.cli.arguments import seed
 from ganzoo.build import load_dataset
 from ganzoo.config import DataConfig
+from ganzoo.data import MNIST_SIDE
 from ganzoo.errors import ConfigError
+from ganzoo.files import check_output_path
+from ganzoo.inputs import read_input_text
+from ganzoo.metrics.backbones import cache_dir
 from ganzoo.metrics.catalogue import METRICS, format_value
+from ganzoo.metrics.preflight import check_evaluable_shape, check_same_shape
 from ganzoo.metrics.result import DEFAULT_NUM_SAMPLES, EvaluationResult, MetricValue
 from ganzoo.registry import get_registry
 from ganzoo.weights import load_generator
@@ -38,7 +46,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--num", type=int, default=DEFAULT_NUM_SAMPLES,
                         help=f"generated samples (default {DEFAULT_NUM_SAMPLES:,})")
     parser.add_argument("--num-real", type=int, help="real samples (default: the whole real set)")
-    parser.add_argument("--seed", type=int, default=0, help="latent seed of the generated samples")
+    parser.add_argument("--seed", type=seed, default=0, help="latent seed of the generated samples")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--dataset", help="real dataset (default: the run's, else mnist-embedded)")
     parser.add_argument("--data-root", type=Path, help="real dataset directory")
@@ -50,11 +58,16 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    if not 2 <= args.num <= 1_000_000:
-        raise ConfigError(f"--num must be between 2 and 1000000 (got {args.num})")
-    if args.num_real is not None and args.num_real < 4:
-        raise ConfigError(f"--num-real must be at least 4 (got {args.num_real})")
-    from ganzoo.metrics.evaluate import evaluate  # torchmetrics loads only for this command
+    if args.num > 1_000_000:
+        raise ConfigError(f"--num must be at most 1000000 (got {args.num})")
+    from ganzoo.metrics.evaluate import evaluate, parse_metric_groups  # torchmetrics loads only for this command
+    from ganzoo.metrics.preflight import check_sample_counts
+
+    check_sample_counts(parse_metric_groups(args.metrics), args.num, args.num_real, baseline=not args.no_baseline,
+                        names=("--num", "--num-real"))
+    out = args.out or args.weights.parent / "eval.json"
+    check_output_path(out, "--out")  # before the work: an evaluation takes minutes
+    check_output_path(cache_dir() / "reference", "GANZOO_CACHE", kind="directory")  # reference statistics
 
     generator = load_generator(args.weights, device=args.device)
     registry = get_registry()
@@ -71,23 +84,27 @@ def run(args: argparse.Namespace, console: Console) -> int:
     console.print(f"{protocol['num_generated']:,} generated vs {protocol['num_real']:,} real "
                   f"({protocol['real_dataset']}, {protocol['real_split']} split) at "
                   f"{'x'.join(map(str, protocol['resolution']))}, seed {protocol['seed']}", soft_wrap=True)
-    out = args.out or args.weights.parent / "eval.json"
     result.write_json(out)
     console.print(f"result: {out}", soft_wrap=True)
     return 0
 
 
 def real_data_config(args: argparse.Namespace, image_shape: tuple[int, int, int]) -> DataConfig:
-    """The run's own data section when ``config.json`` sits beside the weights; flags override it."""
-    saved: dict[str, Any] = {}
-    config_path = args.weights.parent / "config.json"
-    if config_path.is_file():
-        try:
-            saved = dict(json.loads(config_path.read_text(encoding="utf-8")).get("data", {}))
-        except (OSError, json.JSONDecodeError, AttributeError):
-            saved = {}
+    """The run's own data section when ``config.json`` sits beside the weights; flags override it.
+
+    The generator's image shape comes from the weights file's metadata; it must be one real data
+    can be prepared at, and the one its run trained at (a file whose metadata lies is refused
+    here, before anything is generated).
+    """
+    try:
+        saved = _saved_data_section(args.weights.parent / "config.json")
+    except ConfigError:
+        if not args.dataset:
+            raise
+        saved = {}  # --dataset says what to evaluate against; the damaged config is not needed
     if args.dataset and args.dataset != saved.get("name"):
         saved = {}  # another dataset: the run's root and limit do not apply
+    _check_claimed_shape(args.weights, image_shape, saved, args.dataset or saved.get("name") or "mnist-embedded")
     layer = {key: value for key, value in saved.items() if key in ("name", "root", "split", "limit", "download")}
     layer.update({key: value for key, value in (("name", args.dataset), ("root", args.data_root),
                                                 ("split", args.split)) if value is not None})
@@ -96,6 +113,37 @@ def real_data_config(args: argparse.Namespace, image_shape: tuple[int, int, int]
         return DataConfig.model_validate(layer)
     except ValueError as exc:
         raise ConfigError(f"cannot evaluate against that data: {str(exc).splitlines()[0]}") from None
+
+
+def _saved_data_section(config_path: Path) -> dict[str, Any]:
+    """The ``data`` section of the run's ``config.json``; ``{}`` without one. A damaged one is
+    refused: evaluating against other data than the run's would give numbers that look right."""
+    if not os.path.lexists(config_path):
+        return {}
+    text = read_input_text(config_path, "the run's config", error=ConfigError)
+    try:
+        data = json.loads(text).get("data", {})
+        if not isinstance(data, dict):
+            raise ValueError("its data section is not a table")
+    except (ValueError, AttributeError) as exc:
+        raise ConfigError(f"the run's config {str(config_path)!r} is damaged ({str(exc).splitlines()[0]}), so the "
+                          "data the run trained on is unknown; pass --dataset (and --data-root) to choose the real "
+                          "data") from None
+    return dict(data)
+
+
+def _check_claimed_shape(weights: Path, image_shape: tuple[int, int, int], saved: dict[str, Any],
+                         dataset: str) -> None:
+    """The shape the file claims against the run's (``config.json``) or MNIST's native 1x28x28."""
+    what = f"the generator in {str(weights)!r}"
+    if isinstance(saved.get("image_size"), int):
+        size, channels = saved["image_size"], saved.get("channels") or image_shape[0]
+        check_same_shape(image_shape, (channels, size, size), what, "the data its run trained on (config.json)",
+                         fix="the file is not from the run beside it, or its metadata is wrong; move it out of the "
+                             "run directory or pass --dataset")
+    elif dataset in ("mnist", "mnist-embedded") and math.prod(image_shape) == MNIST_SIDE * MNIST_SIDE:
+        check_same_shape(image_shape, (1, MNIST_SIDE, MNIST_SIDE), what, f"{dataset} at its native size")
+    check_evaluable_shape(image_shape, what)
 
 
 def results_table(result: EvaluationResult) -> Table:

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from ganzoo.data import to_uint8, to_unit_range
 from ganzoo.errors import GanzooError
+from ganzoo.inputs import check_input
 from ganzoo.metrics.classifier import load_classifier
 
 INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -108,15 +109,19 @@ class InceptionBackbone(Backbone):
 
 
 def find_inception_weights(explicit: Path | None = None) -> Path | None:
-    """The first existing FID Inception weights file among the places a user can put one."""
-    candidates = [explicit, os.environ.get("GANZOO_INCEPTION_WEIGHTS"),
-                  cache_dir() / "weights" / INCEPTION_WEIGHTS_FILE,
+    """The FID Inception weights file: ``explicit`` when given (checked, never replaced by another
+    file found elsewhere), else the first existing one among the places a user can put one."""
+    if explicit is not None:
+        try:
+            check_input(explicit, "Inception weights file", error=BackboneUnavailable)
+        except BackboneUnavailable as exc:
+            raise BackboneUnavailable(f"inception skipped: {exc}") from None
+        return Path(explicit)
+    candidates = [os.environ.get("GANZOO_INCEPTION_WEIGHTS"), cache_dir() / "weights" / INCEPTION_WEIGHTS_FILE,
                   Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_FILE]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return Path(candidate)
-    if explicit is not None:
-        raise BackboneUnavailable(f"inception skipped: --inception-weights {str(explicit)!r} does not exist")
     return None
 
 

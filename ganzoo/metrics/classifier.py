@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganzoo.errors import WeightsError
+from ganzoo.inputs import check_input, read_input_bytes, read_input_text
 from ganzoo.safe_state import read_safetensors
 
 CLASSIFIER_SIZE = 28
@@ -85,16 +86,15 @@ class ClassifierCard:
 
 def weights_fingerprint(path: Path) -> str:
     """First 12 hex digits of the weights' SHA-256: names the exact classifier in caches and results."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+    return hashlib.sha256(read_input_bytes(path, "weights file", error=WeightsError)).hexdigest()[:12]
 
 
 def load_classifier(path: Path | None = None, device: torch.device | str = "cpu") -> tuple[MnistClassifier, str]:
     """The trained classifier in eval mode and its fingerprint; the shipped weights by default."""
     with resources.as_file(SHIPPED_WEIGHTS) as shipped:
         weights = Path(path) if path is not None else Path(shipped)
-        if not weights.is_file():
-            raise WeightsError(f"classifier weights {str(weights)!r} are missing; reinstall ganzoo or retrain "
-                               "them with `python -m ganzoo.metrics.train_classifier`")
+        check_input(weights, "classifier weights", error=WeightsError,
+                    fix="reinstall ganzoo or retrain them with `python -m ganzoo.metrics.train_classifier`")
         tensors, _ = read_safetensors(weights, "classifier weights")
         fingerprint = weights_fingerprint(weights)
     model = MnistClassifier()
@@ -109,7 +109,7 @@ def load_classifier(path: Path | None = None, device: torch.device | str = "cpu"
 def read_card() -> ClassifierCard:
     """The shipped classifier's record: held-out accuracy, which indices it trained on."""
     with resources.as_file(SHIPPED_CARD) as card_path:
-        raw = json.loads(Path(card_path).read_text(encoding="utf-8"))
+        raw = json.loads(read_input_text(card_path, "classifier card", error=WeightsError))
     return ClassifierCard(held_out_accuracy=raw["held_out_accuracy"], train_indices=tuple(raw["train_indices"]),
                           held_out_indices=tuple(raw["held_out_indices"]), data=raw["data"],
                           fingerprint=raw["fingerprint"], details=raw)

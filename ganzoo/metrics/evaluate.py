@@ -19,11 +19,13 @@ from torch import Tensor
 from ganzoo.version import __version__
 from ganzoo.config import DataConfig
 from ganzoo.data import MNIST_CLASSES, ImageDataset, prepare, to_uint8
-from ganzoo.errors import ConfigError
+from ganzoo.errors import ConfigError, WeightsError
+from ganzoo.files import check_output_path
 from ganzoo.interfaces import Generator
 from ganzoo.metrics import coverage as coverage_metrics
 from ganzoo.metrics import feature_metrics, precision_recall
-from ganzoo.metrics.backbones import BACKBONES, Backbone, BackboneUnavailable, Embedding, load_backbone
+from ganzoo.metrics.backbones import BACKBONES, Backbone, BackboneUnavailable, Embedding, cache_dir, load_backbone
+from ganzoo.metrics.preflight import check_evaluable_shape, check_measurable, check_same_shape, check_sample_counts
 from ganzoo.metrics.reference import Reference, load_reference
 from ganzoo.devices import resolve_device
 from ganzoo.metrics.catalogue import METRIC_GROUPS
@@ -46,30 +48,32 @@ def evaluate(generator: Generator, dataset: ImageDataset | str = "mnist-embedded
     ``metrics`` picks groups from ``fid, kid, is, pr, coverage, accuracy``; ``backbones`` defaults
     to ``mnist-classifier`` and ``inception`` for MNIST-like data, ``inception`` otherwise. A
     backbone whose weights are missing is skipped with a one-line note (passed to ``note`` too).
+    Everything that would make the result impossible or meaningless is refused before any image
+    is generated (``ganzoo.metrics.preflight``: too few samples, a shape real data cannot match,
+    no usable backbone or metric, an unwritable cache), and so are generated NaN/Inf images.
     """
-    groups = _parse_list(metrics, METRIC_GROUPS, "metric")
-    if num_samples < 2:
-        raise ConfigError(f"num_samples must be at least 2 (got {num_samples})")
+    groups = parse_metric_groups(metrics)
+    check_sample_counts(groups, num_samples, num_real, baseline=baseline)
+    check_evaluable_shape(generator.image_shape)
     device = resolve_device(device) if isinstance(device, str) else (device or generator.device)
     generator = generator.to(device)
     real, split = _real_dataset(dataset, generator, split, data_root, registry)
+    num_reference = len(real) if num_real is None else min(num_real, len(real))
+    check_sample_counts(groups, num_samples, num_reference, baseline=baseline,
+                        names=("num_samples", "the real set size"))
     is_mnist = real.class_names == MNIST_CLASSES and real.image_shape[0] == 1
-    chosen = _choose_backbones(backbones, is_mnist)
+    ready, notes = _load_backbones(_choose_backbones(backbones, is_mnist), device, inception_weights)
+    check_measurable(groups, is_mnist and any(b.has_classes for b in ready), generator.num_classes is not None)
+    check_output_path((cache_root or cache_dir()) / "reference", "the reference-statistics cache", kind="directory")
+    for line in notes:
+        if note:
+            note(line)
     fakes, requested = generate_uint8(generator, num_samples, seed=seed, batch_size=batch_size)
 
     values: list[MetricValue] = []
-    notes: list[str] = []
     details: dict[str, Any] = {}
     backbone_protocol: dict[str, Any] = {}
-    for choice in chosen:
-        try:
-            backbone = choice if isinstance(choice, Backbone) else load_backbone(
-                choice, device, inception_weights=inception_weights)
-        except BackboneUnavailable as exc:
-            notes.append(str(exc))
-            if note:
-                note(str(exc))
-            continue
+    for backbone in ready:
         reference = load_reference(real, split, backbone, num_real=num_real, batch_size=batch_size, root=cache_root)
         fake = backbone.embed(fakes, batch_size)
         name = backbone.name
@@ -80,7 +84,6 @@ def evaluate(generator: Generator, dataset: ImageDataset | str = "mnist-embedded
             values.append(MetricValue(metric, name, value, baselines.get(metric, (None,))[0], std))
         backbone_protocol[name] = {"fingerprint": backbone.fingerprint, "feature_dim": int(fake.features.shape[1]),
                                    "reference_cache": reference.cache, "reference_file": str(reference.path)}
-    num_reference = len(real) if num_real is None else min(num_real, len(real))
     protocol = {
         "backbones": backbone_protocol, "metrics": list(groups),
         "num_generated": num_samples, "num_real": num_reference,
@@ -96,6 +99,29 @@ def evaluate(generator: Generator, dataset: ImageDataset | str = "mnist-embedded
         "torch_version": torch.__version__,
     }
     return EvaluationResult(values, protocol, details, notes)
+
+
+def parse_metric_groups(metrics: Sequence[str] | str) -> list[str]:
+    """``"fid,kid"`` or ``["fid", "kid"]`` -> the metric groups, checked against ``METRIC_GROUPS``."""
+    return _parse_list(metrics, METRIC_GROUPS, "metric")
+
+
+def _load_backbones(chosen: Sequence[str | Backbone], device: torch.device,
+                    inception_weights: Path | None) -> tuple[list[Backbone], list[str]]:
+    """The backbones that can run, and a note for each that cannot; none at all is refused, in
+    one line that says why each was skipped (an evaluation that would print an empty table)."""
+    ready: list[Backbone] = []
+    notes: list[str] = []
+    for choice in chosen:
+        try:
+            ready.append(choice if isinstance(choice, Backbone) else load_backbone(
+                choice, device, inception_weights=inception_weights))
+        except BackboneUnavailable as exc:
+            notes.append(str(exc))
+    if not ready:
+        raise BackboneUnavailable(f"no backbone can evaluate this data: {'; '.join(notes)}; or, for grey digits, "
+                                  "use --backbone mnist-classifier (it ships with ganzoo)")
+    return ready, notes
 
 
 def compute_metrics(groups: Sequence[str], backbone: Backbone, real: Embedding, real_labels: Tensor | None,
@@ -154,6 +180,11 @@ def generate_uint8(generator: Generator, n: int, *, seed: int, batch_size: int =
         chunk_labels = None if labels is None else labels[start:start + batch_size]
         images = generator.sample(len(latents[start:start + batch_size]), latents=latents[start:start + batch_size],
                                   labels=chunk_labels, batch_size=batch_size)
+        bad = int((~torch.isfinite(images.flatten(1))).any(dim=1).sum())
+        if bad:  # uint8 would turn NaN into black pixels and the metrics into confident nonsense
+            raise WeightsError(f"the generator made NaN or Inf values in {bad} of samples "
+                               f"{start}..{start + len(images) - 1} (seed {seed}); its weights are from a diverged run "
+                               "or damaged, so there is nothing to evaluate: use an earlier checkpoint")
         chunks.append(to_uint8(images).cpu())
     return torch.cat(chunks), labels
 
@@ -161,19 +192,15 @@ def generate_uint8(generator: Generator, n: int, *, seed: int, batch_size: int =
 def _real_dataset(dataset: ImageDataset | str, generator: Generator, split: str | None, data_root: Path | None,
                   registry: Registry | None) -> tuple[ImageDataset, str]:
     """The real images at the generator's resolution and channels, and the split they come from."""
-    channels, height, width = generator.image_shape
-    if height != width:
-        raise ConfigError(f"evaluation needs square images; the generator makes {height}x{width}")
-    config = DataConfig(image_size=height, channels=channels)
+    channels, height, _ = generator.image_shape
+    config = DataConfig(image_size=height, channels=channels)  # check_evaluable_shape made sure it can be
     if isinstance(dataset, str):
         config = config.model_copy(update={"name": dataset, "root": data_root, "split": split or "train"})
         spec = (registry or get_registry()).dataset(dataset)
         real = spec.factory(config)
     else:
         real = dataset if dataset.image_shape == generator.image_shape else prepare(dataset, config)
-    if real.image_shape != generator.image_shape:
-        raise ConfigError(f"real images are {real.image_shape}, the generator makes {generator.image_shape}; "
-                          "evaluate against data of the same resolution and channels")
+    check_same_shape(generator.image_shape, real.image_shape, "the generator", f"the real data ({real.name})")
     recorded_split = "test" if real.name == "mnist-embedded" else (split or "unspecified")
     return real, recorded_split
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +23,18 @@ from torch import Tensor
 
 from ganzoo.data import ImageDataset
 from ganzoo.errors import WeightsError
+from ganzoo.files import atomic_write_bytes
+from ganzoo.inputs import TEXT_MAX_BYTES, check_input, read_input_bytes
 from ganzoo.metrics.backbones import Backbone, Embedding, cache_dir
-from ganzoo.safe_state import atomic_write_bytes, read_safetensors, save_safetensors
+from ganzoo.metrics.catalogue import METRIC_GROUPS, METRICS
+from ganzoo.safe_state import read_safetensors, save_safetensors
 
+REFERENCE_FORMAT = "ganzoo.reference.v1"
+REMOVE_CACHE_ENTRY = "remove it; ganzoo computes the cache entry again"
+SPOT_CHECK_IMAGES = 2
+SPOT_CHECK_TOLERANCE = 1e-2
+"""A cached embedding's first rows must be this close (relative) to a fresh embedding of the same
+images: loose enough for another device's rounding, far tighter than another dataset's features."""
 REFERENCE_SUBSET_SEED = 0
 """The real subset (when fewer real samples than the dataset holds are asked for) and the split
 into two halves for the baseline are fixed, independent of the evaluation seed."""
@@ -55,10 +66,17 @@ class Reference:
         return self.path.with_suffix(".baseline.json")
 
     def read_baseline(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.baseline_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+        """The cached baseline numbers; ``{}`` when there are none, or when they are damaged (they
+        are then computed again and rewritten, never shown)."""
+        if not os.path.lexists(self.baseline_path):
             return {}
+        data = read_input_bytes(self.baseline_path, "cached real-vs-real baseline", max_bytes=TEXT_MAX_BYTES,
+                                fix=REMOVE_CACHE_ENTRY)
+        try:
+            cached = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+        except ValueError:  # also UnicodeDecodeError, JSONDecodeError
+            return {}
+        return cached if _valid_baseline(cached) else {}
 
     def write_baseline(self, values: dict[str, Any]) -> None:
         atomic_write_bytes(json.dumps(values, indent=2, sort_keys=True).encode(), self.baseline_path)
@@ -87,18 +105,73 @@ def load_reference(dataset: ImageDataset, split: str, backbone: Backbone, *, num
     key = reference_key(dataset.name, split, images, backbone)
     path = (root or cache_dir()) / "reference" / f"{key}.safetensors"
     labels = None if labels is None else labels.cpu()
-    if path.is_file():
-        try:
-            tensors, _ = read_safetensors(path, "reference statistics")
-            embedding = Embedding(tensors["features"], tensors.get("logits"))
-            return Reference(key, embedding, labels, path, "hit")
-        except (WeightsError, KeyError):
-            path.unlink(missing_ok=True)  # a damaged cache entry is recomputed, never trusted
+    cached = read_cached_embedding(path, key, images, backbone)
+    if cached is not None:
+        return Reference(key, cached, labels, path, "hit")
     embedding = backbone.embed(images, batch_size)
     tensors = {"features": embedding.features}
     if embedding.logits is not None:
         tensors["logits"] = embedding.logits
-    save_safetensors(tensors, {"format": "ganzoo.reference.v1", "key": key}, path)
+    save_safetensors(tensors, {"format": REFERENCE_FORMAT, "key": key}, path)
     path.with_suffix(".baseline.json").unlink(missing_ok=True)
     return Reference(key, embedding, labels, path, "miss")
 
+
+def read_cached_embedding(path: Path, key: str, images: Tensor, backbone: Backbone) -> Embedding | None:
+    """The embedding cached at ``path`` when it is exactly the one ``key`` names, else ``None``.
+
+    A cache entry that is damaged, truncated, from another key, of the wrong size, holds NaN/Inf,
+    or does not match a fresh embedding of its first images (a file copied or renamed from
+    another dataset, resolution or backbone) is recomputed, never used. One that is not a
+    readable regular file (a directory, a FIFO) is refused: it is not ganzoo's to remove.
+    """
+    if not os.path.lexists(path):
+        return None
+    check_input(path, "cached reference statistics", fix=REMOVE_CACHE_ENTRY)
+    try:
+        tensors, metadata = read_safetensors(path, "cached reference statistics")
+    except WeightsError:
+        return None
+    if metadata.get("format") != REFERENCE_FORMAT or metadata.get("key") != key:
+        return None
+    fresh = backbone.embed(images[:SPOT_CHECK_IMAGES])
+    features, logits = tensors.get("features"), tensors.get("logits")
+    if not _matches(features, len(images), fresh.features):
+        return None
+    if fresh.logits is None:
+        return Embedding(features, None) if logits is None else None
+    return Embedding(features, logits) if _matches(logits, len(images), fresh.logits) else None
+
+
+def _matches(cached: Tensor | None, count: int, fresh: Tensor) -> bool:
+    """Right dtype and shape, finite, and its first rows equal (to rounding across devices) ``fresh``."""
+    if cached is None or cached.dtype != torch.float32 or tuple(cached.shape) != (count, fresh.shape[1]):
+        return False
+    if not bool(torch.isfinite(cached).all()):
+        return False
+    head = cached[:len(fresh)]
+    return bool((head - fresh).norm() <= SPOT_CHECK_TOLERANCE * (fresh.norm() + 1e-6))
+
+
+def _valid_baseline(cached: Any) -> bool:
+    """``{"seed0": {"groups": [...], "values": {"fid": [value, std or null]}}}`` with finite numbers."""
+    if not isinstance(cached, dict):
+        return False
+    for entry in cached.values():
+        if not (isinstance(entry, dict) and isinstance(entry.get("groups"), list)
+                and set(entry["groups"]) <= set(METRIC_GROUPS) and isinstance(entry.get("values"), dict)):
+            return False
+        for name, value in entry["values"].items():
+            if name not in METRICS or not (isinstance(value, list) and len(value) == 2):
+                return False
+            if not _is_number(value[0]) or not (value[1] is None or _is_number(value[1])):
+                return False
+    return True
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")

@@ -10,6 +10,7 @@ MLP GAN (plugin ``ganzoo-conditional``) reuses exactly these layers with wider i
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 from einops import rearrange
 from pydantic import Field
@@ -18,10 +19,14 @@ from torch import Tensor, nn
 from ganzoo.plugin import Discriminator, Generator, ImageShape, Options
 
 
+Width = Annotated[int, Field(gt=0, le=65_536)]
+"""One hidden layer's size: a zero width would build an empty layer (torch only warns), a negative one fails."""
+
+
 class MLPOptions(Options):
     latent_dim: int = Field(100, gt=0, le=4096)
-    generator_widths: list[int] = Field(default_factory=lambda: [128, 256, 512, 1024], min_length=1)
-    discriminator_widths: list[int] = Field(default_factory=lambda: [512, 256], min_length=1)
+    generator_widths: list[Width] = Field(default_factory=lambda: [128, 256, 512, 1024], min_length=1, max_length=32)
+    discriminator_widths: list[Width] = Field(default_factory=lambda: [512, 256], min_length=1, max_length=32)
     batch_norm: bool = Field(True, description="BatchNorm1d in the generator's hidden layers")
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout after each discriminator hidden layer")
 
