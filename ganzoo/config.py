@@ -21,14 +21,17 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ganzoo.devices import DEVICE_PATTERN
 from ganzoo.errors import ConfigError
+from ganzoo.inputs import read_input_text
 from ganzoo.metrics.catalogue import METRICS, MetricName
 
 
 class StrictModel(BaseModel):
-    """Rejects unknown keys, so a misspelt setting is an error rather than silently ignored."""
+    """Rejects unknown keys, so a misspelt setting is an error rather than silently ignored, and
+    NaN or infinite numbers, which no setting means (they only surface later as a "divergence")."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class ComponentConfig(StrictModel):
@@ -58,7 +61,7 @@ class OptimizerConfig(StrictModel):
     d_lr: float | None = Field(None, gt=0, le=10, description="discriminator lr (default: lr)")
     betas: tuple[float, float] = (0.5, 0.999)
     momentum: float = Field(0.0, ge=0, lt=1)
-    weight_decay: float = Field(0.0, ge=0)
+    weight_decay: float = Field(0.0, ge=0, le=1, description="weight decay; above 1 it would outweigh the loss")
     implementation: Literal["auto", "foreach", "fused", "for-loop"] = "auto"
 
     @field_validator("betas")
@@ -67,9 +70,6 @@ class OptimizerConfig(StrictModel):
         if not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError("each beta must lie in [0, 1)")
         return betas
-
-
-DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
 def _known_device(device: str) -> str:
@@ -145,10 +145,8 @@ IDENTITY_SECTIONS = ("variant", "model", "loss", "strategy", "data", "optimizer"
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
-    """Read a TOML, YAML or JSON config file into a plain dict."""
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist; check the --config path")
-    text = path.read_text(encoding="utf-8")
+    """Read a TOML, YAML or JSON config file (UTF-8, checked by ``ganzoo.inputs``) into a plain dict."""
+    text = read_input_text(path, "config file", error=ConfigError)
     try:
         if path.suffix == ".toml":
             data = tomllib.loads(text)
@@ -240,15 +238,21 @@ COMPONENT_SECTIONS = ("loss", "strategy")
 to every dataset)."""
 
 
-def _merge_into(target: dict[str, Any], layer: Mapping[str, Any], top: bool = True) -> None:
+def _merge_into(target: dict[str, Any], layer: Mapping[str, Any], top: bool = True, prefix: str = "") -> None:
     for key, value in layer.items():
         current = target.get(key)
+        if current is not None and value is not None and isinstance(value, Mapping) != isinstance(current, dict):
+            # a table in one layer and a value in another: each layer must be valid on its own, so
+            # `run = 5` in a file is refused whether or not a flag also sets a run setting
+            scalar = current if isinstance(value, Mapping) else value
+            raise ConfigError(f"invalid config: {prefix}{key} must be a table of settings, got {scalar!r}; "
+                              f"write it as [{prefix}{key}] with key = value lines (or {prefix}{key}.NAME=VALUE)")
         if isinstance(value, Mapping) and isinstance(current, dict):
             component = top and key in COMPONENT_SECTIONS
             if component and "name" in value and "name" in current and value["name"] != current["name"]:
                 target[key] = copy.deepcopy(dict(value))
             else:
-                _merge_into(current, value, top=False)
+                _merge_into(current, value, top=False, prefix=f"{prefix}{key}.")
         else:
             target[key] = copy.deepcopy(value)
 

@@ -7,11 +7,15 @@ passes a ``torch.device`` around and never asks torch which backends exist.
 from __future__ import annotations
 
 import platform
+import re
 from pathlib import Path
 
 import torch
 
 from ganzoo.errors import ConfigError
+
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+"""The devices users may name: auto, cpu, mps, cuda or cuda:N."""
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -22,6 +26,8 @@ def resolve_device(requested: str) -> torch.device:
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
+    if not isinstance(requested, str) or not DEVICE_PATTERN.match(requested):
+        raise ConfigError(f"unknown device {requested!r}; use auto, cpu, cuda, cuda:N or mps")
     device = torch.device(requested)
     if device.type == "cuda":
         if not torch.cuda.is_available():

@@ -112,3 +112,28 @@ def test_any_nonfinite_gradient_element_is_caught_and_huge_finite_ones_are_not(b
     module.weight.grad[1, 2] = bad
     assert not bool(gradients_finite([module], "fp32"))
     assert gradients_finite([module], "fp16") is None  # the GradScaler owns overflow under fp16
+
+
+# -- a generator whose images are NaN although losses and gradients are finite ------------------
+
+OVERSHOOT = {"optimizer": {"name": "sgd", "lr": 10.0}, "run": {"max_steps": 4}}  # huge weights, eval-mode NaN
+
+
+def test_a_generator_that_makes_nan_images_is_never_saved(tiny_config) -> None:
+    plan = tiny_config(**OVERSHOOT)
+    with pytest.raises(DivergenceError, match=r"diverged at step 4: the generator's images .* became NaN/Inf"):
+        train(plan)
+    out = plan.config.run.out_dir
+    assert not (out / "generator.safetensors").exists() and not (out / "checkpoints" / "last.safetensors").exists()
+
+
+def test_rollback_never_returns_to_a_checkpoint_that_makes_nan_images(tiny_config) -> None:
+    from ganzoo.weights import load_generator
+
+    plan = tiny_config(**{**OVERSHOOT, "run": {**OVERSHOOT["run"], "on_divergence": "rollback"}})
+    result = train(plan)
+    assert result.progress.rollbacks >= 1
+    images = load_generator(result.generator_path).sample(64, seed=3)
+    assert torch.isfinite(images).all()
+    state, _, _ = load_checkpoint(result.checkpoint_path)
+    assert state["g_optimizer"]["param_groups"][0]["lr"] < 10.0

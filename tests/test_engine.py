@@ -63,11 +63,25 @@ def test_an_existing_run_is_never_overwritten_by_accident(tiny_config):
     train(resolved, overwrite=True)
 
 
-def test_resume_refuses_changed_settings(tiny_config):
+@pytest.mark.parametrize("changes, named", [
+    ({"optimizer": {"lr": 0.1}}, "optimizer.lr was 0.0002, now 0.1"),
+    ({"run": {"seed": 5}}, "run.seed was 0, now 5"),
+    ({"run": {"batch_size": 16}}, "run.batch_size was 32, now 16"),
+    ({"data": {"limit": 128}}, "data.limit was 256, now 128"),
+    ({"model": {"latent_dim": 8}}, "model.latent_dim was 100, now 8"),
+])
+def test_resume_refuses_a_setting_that_changes_the_trajectory(tiny_config, changes, named):
     train(tiny_config(run={"max_steps": 2}))
-    changed = tiny_config(run={"max_steps": 4}, optimizer={"lr": 0.1})
-    with pytest.raises(ConfigError, match=r"cannot resume .* \(optimizer\.lr\)"):
+    changed = tiny_config(**{**changes, "run": {"max_steps": 4, **changes.get("run", {})}})
+    with pytest.raises(ConfigError, match=rf"cannot resume .* with different settings: {re.escape(named)};"):
         train(changed, resume=True)
+
+
+def test_resume_allows_budgets_and_logging_to_change(tiny_config):
+    train(tiny_config(run={"max_steps": 2}))
+    resumed = train(tiny_config(run={"max_steps": 4, "epochs": 3, "log_every_steps": 1, "sample_every_epochs": 0}),
+                    resume=True)
+    assert resumed.progress.global_step == 4
 
 
 def test_batch_larger_than_the_dataset_is_a_config_error(tiny_config):

@@ -23,7 +23,7 @@ from ganzoo.safe_state import read_safetensors, read_safetensors_metadata
 TRAIN = ["train", "mlp", "--limit", "256", "--image-size", "16", "--batch-size", "32", "--epochs", "8",
          "--device", "cpu", "--seed", "7", "--quiet", "--set", "run.checkpoint_every_steps=1",
          "--set", "run.sample_every_epochs=0", "--set", "model.generator_widths=[64,128]",
-         "--set", "model.discriminator_widths=[128]", "--set", "model.latent_dim=16"]
+         "--set", "model.discriminator_widths=[128]", "--set", "model.latent_dim=16", "--set", "run.log_every_steps=3"]
 TOTAL_STEPS = 64
 # Same thread count in every process: CPU kernels are deterministic for a fixed thread count.
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "COLUMNS": "200"}
@@ -52,6 +52,12 @@ def wait_for_step(process: subprocess.Popen[str], out: Path, step: int, timeout:
         assert time.monotonic() < deadline, f"no checkpoint at step {step} after {timeout}s"
         time.sleep(0.02)
     return True
+
+
+def logged_rows(out: Path) -> list[dict[str, object]]:
+    """The log without its wall-clock columns: the losses must be those of the uninterrupted run."""
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in row.items() if k not in ("elapsed_s", "images_per_s")} for row in rows]
 
 
 def test_killed_and_resumed_run_ends_bit_for_bit_equal_to_an_uninterrupted_one(tmp_path: Path) -> None:
@@ -98,5 +104,6 @@ def test_killed_and_resumed_run_ends_bit_for_bit_equal_to_an_uninterrupted_one(t
         different = [key for key in expected if not torch.equal(expected[key], got[key])]
         assert not different, f"{name}: {different[:5]} differ after {history} (kill seed {seed})"
     assert checkpoint_step(killed_dir) == checkpoint_step(reference_dir) == TOTAL_STEPS
+    assert logged_rows(killed_dir) == logged_rows(reference_dir), f"metrics.jsonl differs after {history}"
     leftovers = [p.name for p in (killed_dir / "checkpoints").iterdir() if p.name != "last.safetensors"]
     assert not leftovers, f"temporary files left behind: {leftovers}"

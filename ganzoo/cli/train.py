@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
+from ganzoo.cli.arguments import seed
 from ganzoo.config import assign_nested, load_config_file, merge_layers, parse_set_items
 from ganzoo.distributed import launch, launched_by_torchrun, session
 from ganzoo.errors import ConfigError
@@ -47,7 +48,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--seed", type=seed)
     parser.add_argument("--out", type=Path, help="run directory (default: runs/VARIANT)")
     parser.add_argument("--channels-last", action="store_true", default=None, help="channels_last memory format")
     parser.add_argument("--compile", choices=["off", "default", "reduce-overhead", "max-autotune"],
@@ -89,10 +90,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
                           "--overwrite replaces it; pass only one")
     file_layer = load_config_file(args.config) if args.config else {}
     flags = flag_layer(args)
+    variant = flags.get("variant") or file_layer.get("variant")
     layers = [file_layer, flags]
-    if args.resume and args.out:
-        layers.insert(0, RunDirectory(args.out).read_config())
-    variant = flags.get("variant") or file_layer.get("variant") or (layers[0].get("variant") if args.resume else None)
+    if args.resume:
+        out = flags.get("run", {}).get("out_dir") or file_layer.get("run", {}).get("out_dir") or (
+            f"runs/{variant}" if variant else None)
+        if out is None:
+            raise ConfigError("--resume needs the run directory: pass --out DIR (or the variant name, for runs/VARIANT)")
+        saved = RunDirectory(Path(out)).config_to_resume(variant)
+        variant = saved["variant"]
+        layers = [saved, *layers, {"run": {"out_dir": str(out)}}]  # the directory it is in now, if it moved
     if variant:
         layers.insert(0, {"run": {"out_dir": f"runs/{variant}"}})
     plan = make_plan(layers)

@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from ganzoo.version import __version__
-from ganzoo.errors import WeightsError
-from ganzoo.safe_state import flatten_state, read_safetensors, save_safetensors, unflatten_state
+from ganzoo.errors import WeightsError, first_line
+from ganzoo.safe_state import (flatten_state, read_safetensors, read_safetensors_metadata, save_safetensors,
+                               unflatten_state)
 
 CHECKPOINT_FORMAT = "ganzoo.training-state.v1"
 
@@ -81,3 +82,19 @@ def load_checkpoint(path: Path) -> tuple[dict[str, Any], Progress, dict[str, Any
         raise WeightsError(f"checkpoint {str(path)!r} is corrupt ({type(exc).__name__}: {exc}); "
                            "resume from an earlier copy or start again with --overwrite") from None
     return state, progress, config
+
+
+def read_checkpoint_config(path: Path) -> dict[str, Any]:
+    """The resolved config a checkpoint was written with (from its header alone), so a run whose
+    ``config.json`` is missing or damaged can still be resumed."""
+    metadata = read_safetensors_metadata(path, "checkpoint")
+    try:
+        if metadata.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError("not a training checkpoint")
+        config = json.loads(metadata["config"])
+        if not isinstance(config, dict):
+            raise ValueError("its config is not a table")
+    except (KeyError, ValueError) as exc:
+        raise WeightsError(f"checkpoint {str(path)!r} is corrupt ({first_line(exc)}); resume from an earlier copy "
+                           "or start again with --overwrite") from None
+    return config

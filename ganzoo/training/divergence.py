@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo.errors import DivergenceError
+from ganzoo.interfaces import Generator
 
 LR_FACTOR_ON_ROLLBACK = 0.5
 
@@ -45,7 +46,8 @@ def gradients_finite(modules: Iterable[nn.Module], precision_mode: str) -> Tenso
     return torch.isfinite(torch.nn.utils.get_total_norm(grads, norm_type=float("inf")))
 
 
-def divergence_error(step: int, precision_mode: str, lr: float, rollbacks: int = 0) -> DivergenceError:
+def divergence_error(step: int, precision_mode: str, lr: float, rollbacks: int = 0, *,
+                     what: str = "a loss or gradient became NaN/Inf") -> DivergenceError:
     """The one-line explanation: which step, and what usually causes it."""
     causes = [f"a learning rate too high (lr {lr:g}: try --lr {lr / 4:g})"]
     if precision_mode != "fp32":
@@ -54,8 +56,29 @@ def divergence_error(step: int, precision_mode: str, lr: float, rollbacks: int =
     tried = (f" after {rollbacks} rollback{'s' if rollbacks != 1 else ''} that halved the learning rate"
              if rollbacks else "")
     hint = "" if rollbacks else "; or set run.on_divergence=rollback to retry from the last checkpoint"
-    return DivergenceError(f"training diverged at step {step}{tried}: a loss or gradient became NaN/Inf; "
-                           f"likely causes: {', '.join(causes)}{hint}")
+    error = DivergenceError(f"training diverged at step {step}{tried}: {what}; "
+                            f"likely causes: {', '.join(causes)}{hint}")
+    error.step = step
+    return error
+
+
+PROBE_LATENTS = 8
+
+
+def generator_output_finite(generator: Generator) -> bool:
+    """Whether ``generator`` makes finite images from a few fixed latents in eval mode (how it
+    samples), without touching its weights, buffers, mode or the run's RNG."""
+    rng = torch.Generator().manual_seed(0)
+    latents = generator.sample_latents(PROBE_LATENTS, generator=rng, device="cpu").to(generator.device)
+    labels = generator.sample_labels(PROBE_LATENTS, generator=rng, device="cpu")
+    was_training = generator.training
+    generator.eval()
+    try:
+        with torch.no_grad():
+            images = generator(latents, None if labels is None else labels.to(generator.device))
+    finally:
+        generator.train(was_training)
+    return bool(torch.isfinite(images).all())
 
 
 def learning_rates(optimizers: Iterable[torch.optim.Optimizer]) -> list[list[float]]:

@@ -28,10 +28,11 @@ from ganzoo.plan import RunPlan
 from ganzoo.precision import Precision, resolve_precision
 from ganzoo.training.callbacks import Callback, CallbackList
 from ganzoo.training.checkpoints import Progress, load_checkpoint, restore_rng_states, save_checkpoint
-from ganzoo.training.divergence import (LR_FACTOR_ON_ROLLBACK, divergence_error, gradients_finite, learning_rates,
-                                        set_learning_rates)
+from ganzoo.training.divergence import (LR_FACTOR_ON_ROLLBACK, divergence_error, generator_output_finite,
+                                        gradients_finite, learning_rates, set_learning_rates)
 from ganzoo.training.outputs import standard_callbacks
 from ganzoo.training.rundir import RunDirectory
+from ganzoo.training.runlock import locked_run_directory
 from ganzoo.training.statistics import StatTracker, Stopwatch, Throughput
 from ganzoo.training.stopping import StopRequest, stop_requests
 from ganzoo.weights import save_generator
@@ -63,36 +64,69 @@ def train(plan: RunPlan, *, callbacks: Sequence[Callback] = (), resume: bool = F
     ``callbacks`` join the standard ones (metrics log, sample grids, loss curve, best checkpoint)
     and those the plan selects. With a distributed ``cluster`` (``ganzoo.distributed.session``)
     this process is one DDP rank: ``run.batch_size`` is per rank, and only rank 0 writes files
-    and runs callbacks.
+    and runs callbacks. The run directory is locked for the whole run (``RunLock``).
     """
     cluster = cluster or Cluster()
     run_dir = RunDirectory(plan.config.run.out_dir)
+    with locked_run_directory(run_dir.root, enabled=cluster.is_main):
+        return _train_in(run_dir, plan, callbacks, resume=resume, overwrite=overwrite, cluster=cluster)
+
+
+def _train_in(run_dir: RunDirectory, plan: RunPlan, callbacks: Sequence[Callback], *, resume: bool, overwrite: bool,
+              cluster: Cluster) -> RunResult:
+    notes = []
     if resume:
         check_resumable(run_dir, plan)
+        if not run_dir.holds_run():  # stopped before its first checkpoint: the same seed gives the same run
+            notes.append(f"{run_dir.root} has no checkpoint yet (the run stopped before its first one): "
+                         "starting it again from step 0 with its saved settings")
     elif cluster.is_main:
         run_dir.check_claim(overwrite=overwrite)
+        if run_dir.holds_unfinished_start():
+            notes.append(f"replacing the unfinished start in {run_dir.root} (it stopped before its first checkpoint)")
+    fresh = not (resume and run_dir.holds_run())  # a new run, or a restart of one with no checkpoint
     device = cluster.local_device(resolve_device(plan.config.run.device))
     precision = Precision(device, resolve_precision(plan.config.run.precision, device))
     seed_everything(plan.config.run.seed)
     parts = build(plan, device)
     watchers = [*standard_callbacks(plan.config.run), *parts.callbacks, *callbacks] if cluster.is_main else []
     run = TrainingRun(plan, parts, run_dir=run_dir, precision=precision, cluster=cluster, callbacks=watchers)
-    if resume:
+    if not fresh:
         run.restore_checkpoint(run_dir.checkpoint)
     if cluster.is_main:
-        if not resume:
-            run_dir.claim(overwrite=overwrite)  # only now: a run that fails to start clobbers nothing
+        if fresh:
+            run_dir.claim(overwrite=overwrite or resume)  # only now: a run that fails to start clobbers nothing
         run_dir.discard_partial_writes()
         run_dir.write_config(run.config_record)
-    return run.fit(resumed=resume)
+    return run.fit(resumed=not fresh, notes=notes)
+
+
+RESUME_FIXED_RUN_SETTINGS = ("seed", "batch_size", "precision")
+"""``run`` settings that change the trajectory; the rest (epochs, budgets, logging, checkpoint and
+evaluation cadence, device, speed options) may change when a run is resumed."""
 
 
 def check_resumable(run_dir: RunDirectory, plan: RunPlan) -> None:
-    saved = run_dir.read_config()
-    changed = describe_differences(saved, plan.to_dict()) if saved else []
+    """Refuse a resume that would not continue the same run, naming the first changed setting."""
+    saved = run_dir.config_to_resume(plan.config.variant)
+    requested = plan.to_dict()
+    changed = describe_differences(saved, requested)
+    changed += [f"run.{key}" for key in RESUME_FIXED_RUN_SETTINGS
+                if saved.get("run", {}).get(key) != requested["run"].get(key)]
     if changed:
-        raise ConfigError(f"cannot resume {str(run_dir.root)!r} with different settings ({', '.join(changed[:4])}); "
-                          "resume with the original config, or start a new run with another --out")
+        first = changed[0]
+        was, now = _setting(saved, first), _setting(requested, first)
+        more = f" (and {len(changed) - 1} more: {', '.join(changed[1:4])})" if len(changed) > 1 else ""
+        raise ConfigError(f"cannot resume {str(run_dir.root)!r} with different settings: {first} was {was!r}, "
+                          f"now {now!r}{more}; resume with the original settings (epochs, budgets and logging "
+                          "may change), or start a new run with another --out")
+
+
+def _setting(config: dict[str, Any], dotted: str) -> Any:
+    value: Any = config
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 class TrainingRun:
@@ -127,19 +161,24 @@ class TrainingRun:
             raise ConfigError(f"batch size {batch_size * cluster.world_size} x {k} batches per step needs at least "
                               f"{self.images_per_step} images, dataset {parts.dataset.name!r} has "
                               f"{len(parts.dataset)}; lower --batch-size")
+        if batch_size < 2 and _has_batchnorm(parts.generator, parts.discriminator):
+            raise ConfigError(f"batch size {batch_size} cannot train variant {plan.variant.name!r}: its BatchNorm "
+                              "layers need at least 2 images per batch; use --batch-size 2 or more")
         self.total_steps = self.settings.epochs * self.steps_per_epoch
         if self.settings.max_steps is not None:
             self.total_steps = min(self.total_steps, self.settings.max_steps)
 
     # -- the loop ------------------------------------------------------------------------------
 
-    def fit(self, *, resumed: bool = False) -> RunResult:
+    def fit(self, *, resumed: bool = False, notes: Sequence[str] = ()) -> RunResult:
         error: BaseException | None = None
         self.clock = Stopwatch(offset=self.progress.elapsed_seconds)  # training time adds up over resumes
         self.throughput.reset(self.progress.images_seen)
         with stop_requests() as stop:
             try:
                 self.callbacks.on_start(self)
+                for message in notes:
+                    self.note(message)
                 if resumed:
                     self.callbacks.on_resume(self, "resume")
                 if self.cluster.distributed:
@@ -151,10 +190,10 @@ class TrainingRun:
                 while True:
                     try:
                         self.train_until_budget(stop)
+                        self.save_checkpoint()  # refused (and rolled back) if G no longer makes finite images
                         break
                     except DivergenceError as diverged:
                         self.roll_back(diverged)
-                self.save_checkpoint()
                 if stop.requested is not None:  # arrived after the last step: the run is complete and saved
                     raise self.interrupted(stop)
             except BaseException as exc:
@@ -216,17 +255,25 @@ class TrainingRun:
             self.check_finite()  # free on the CPU; a sync on accelerators, so only when logging
         if step % self.settings.log_every_steps == 0:
             self.log()
-        if self.settings.checkpoint_every_steps and step % self.settings.checkpoint_every_steps == 0:
-            self.save_checkpoint()
+        if self.step_checkpoint_due() and self.progress.step_in_epoch < self.steps_per_epoch:
+            self.save_checkpoint()  # at the epoch's last step it waits for the epoch's log rows (end_epoch)
 
     def end_epoch(self) -> None:
+        self.check_generator_output()  # before the epoch's sample grid shows it
         self.progress.epoch += 1
         self.progress.step_in_epoch = 0
         self.progress.elapsed_seconds = self.clock.elapsed()
         epoch = self.progress.epoch
         self.callbacks.on_epoch_end(self, epoch)
-        if self.settings.checkpoint_every_epochs and epoch % self.settings.checkpoint_every_epochs == 0:
+        every_epochs = self.settings.checkpoint_every_epochs
+        if (every_epochs and epoch % every_epochs == 0) or self.step_checkpoint_due():
             self.save_checkpoint()
+
+    def step_checkpoint_due(self) -> bool:
+        """``run.checkpoint_every_steps``. A checkpoint is written after every log row of its step,
+        so a resumed run rewrites exactly the rows past it."""
+        every = self.settings.checkpoint_every_steps
+        return bool(every) and self.progress.global_step % every == 0
 
     # -- budgets, statistics, divergence -------------------------------------------------------
 
@@ -271,11 +318,21 @@ class TrainingRun:
             raise divergence_error(step, self.precision.mode, float(self.parts.g_optimizer.param_groups[0]["lr"]),
                                    self.progress.rollbacks)
 
+    def check_generator_output(self) -> None:
+        """Losses and gradients can stay finite while the generator, in the eval mode that
+        sampling uses, makes NaN (weights grown to 1e11, BatchNorm running statistics gone bad);
+        such a state must never become a checkpoint, a rollback point or the saved generator."""
+        self.check_finite()
+        if not generator_output_finite(self.parts.generator):
+            raise divergence_error(self.progress.global_step, self.precision.mode,
+                                   float(self.parts.g_optimizer.param_groups[0]["lr"]), self.progress.rollbacks,
+                                   what="the generator's images (in eval mode, as sampled) became NaN/Inf")
+
     def roll_back(self, diverged: DivergenceError) -> None:
         """``on_divergence = "rollback"``: reload the last good checkpoint, halve the learning rates."""
         if self.settings.on_divergence != "rollback" or self.progress.rollbacks >= self.settings.max_rollbacks:
             raise diverged
-        step, rollbacks = self.tracker.diverged_at(), self.progress.rollbacks + 1
+        step, rollbacks = diverged.step, self.progress.rollbacks + 1
         optimizers = (self.parts.g_optimizer, self.parts.d_optimizer)
         rates = learning_rates(optimizers)
         self.restore_checkpoint(self.run_dir.checkpoint)
@@ -299,11 +356,11 @@ class TrainingRun:
         parts = self.parts
         return {"generator": parts.generator.state_dict(), "discriminator": parts.discriminator.state_dict(),
                 "g_optimizer": parts.g_optimizer.state_dict(), "d_optimizer": parts.d_optimizer.state_dict(),
-                "scalers": self.precision.state_dict()}
+                "scalers": self.precision.state_dict(), "statistics": self.tracker.state_dict()}
 
     def save_checkpoint(self, best: bool = False) -> None:
         """The full state (and the generator alone) to disk; never from a diverged state."""
-        self.check_finite()
+        self.check_generator_output()
         self.progress.elapsed_seconds = self.clock.elapsed()
         if not self.cluster.is_main:
             return
@@ -327,7 +384,14 @@ class TrainingRun:
         self.precision.load_state_dict(state["scalers"])
         restore_rng_states(state["rng"])
         self.progress, self.tracker = progress, StatTracker(self.device)
+        if "statistics" in state:  # the log's window that was open at the checkpoint, so its mean is exact
+            self.tracker.load_state_dict(state["statistics"])
         self.throughput.reset(progress.images_seen)
+
+
+def _has_batchnorm(*modules: torch.nn.Module) -> bool:
+    return any(isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for module in modules
+               for layer in module.modules())
 
 
 def _maybe_compile(module: torch.nn.Module, mode: str) -> Any:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ganzoo.errors import RunDirectoryError
+from ganzoo.inputs import read_input_bytes, read_input_text
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,21 @@ class RunDirectory:
     def sample_grid(self, epoch: int) -> Path:
         return self.samples / f"epoch-{epoch:04d}.png"
 
+    @property
+    def lock_file(self) -> Path:
+        return self.root / ".lock"
+
     def holds_run(self) -> bool:
-        return self.config.exists() or self.checkpoint.exists()
+        """A run that can be resumed: it wrote at least one checkpoint."""
+        return self.checkpoint.exists()
+
+    def holds_unfinished_start(self) -> bool:
+        """A run stopped before its first checkpoint: only its config and early logs exist.
+
+        Nothing in it can be resumed, and its settings and seed give the same trajectory again,
+        so a new run (or ``--resume``) simply starts it over.
+        """
+        return not self.holds_run() and self.config.exists()
 
     def check_claim(self, *, overwrite: bool) -> None:
         """Refuse now, before any work, what ``claim`` would refuse later; changes nothing."""
@@ -77,7 +91,7 @@ class RunDirectory:
     def claim(self, *, overwrite: bool) -> None:
         """Make the directory ready for a new run, never clobbering one by accident."""
         self.check_claim(overwrite=overwrite)
-        if self.holds_run():
+        if self.holds_run() or self.holds_unfinished_start():
             for path in (self.config, self.metrics, self.generator, self.best_generator, self.loss_curve):
                 path.unlink(missing_ok=True)
             shutil.rmtree(self.samples, ignore_errors=True)
@@ -86,18 +100,38 @@ class RunDirectory:
 
     def discard_partial_writes(self) -> None:
         """Remove temporary files a killed process left mid-write (the real files are intact)."""
-        for folder in (self.root, self.checkpoint.parent):
+        for folder in (self.root, self.checkpoint.parent, self.samples):
             for temporary in folder.glob(".*.tmp-*"):
                 temporary.unlink(missing_ok=True)
 
-    def read_config(self) -> dict[str, Any]:
-        if not self.checkpoint.exists():
-            raise RunDirectoryError(f"nothing to resume in {str(self.root)!r}: no checkpoints/last.safetensors; "
-                                    "drop --resume to start a new run")
+    def saved_config(self) -> dict[str, Any] | None:
+        """The run's resolved config: ``config.json``, or the copy inside the last checkpoint when
+        that file is missing or damaged; ``None`` when the directory holds neither."""
         try:
-            return json.loads(self.config.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            return {}
+            saved = json.loads(read_input_text(self.config, "run config", error=RunDirectoryError))
+            if isinstance(saved, dict) and saved.get("variant"):
+                return saved
+        except (RunDirectoryError, json.JSONDecodeError):
+            pass  # damaged, or not a regular file: the checkpoint holds the same config
+        if self.holds_run():
+            from ganzoo.training.checkpoints import read_checkpoint_config
+
+            return read_checkpoint_config(self.checkpoint)
+        return None
+
+    def config_to_resume(self, variant: str | None = None) -> dict[str, Any]:
+        """The saved config a ``--resume`` starts from; refuses a directory with no run in it and a
+        ``variant`` other than the one it holds (before its settings would look unknown)."""
+        saved = self.saved_config()
+        if saved is None:
+            raise RunDirectoryError(f"nothing to resume in {str(self.root)!r}: it holds no run (no config.json, no "
+                                    "checkpoints/last.safetensors); drop --resume to start a new run there")
+        if variant and saved.get("variant") != variant:
+            raise RunDirectoryError(
+                f"{str(self.root)!r} holds a {saved.get('variant')!r} run, not {variant!r}; resume it with "
+                f"`ganzoo train {saved.get('variant')} --out {self.root} --resume`, or train {variant!r} "
+                "with another --out")
+        return saved
 
     def write_config(self, config: dict[str, Any]) -> None:
         from ganzoo.safe_state import atomic_write_bytes
@@ -105,14 +139,18 @@ class RunDirectory:
         atomic_write_bytes(json.dumps(config, indent=2, sort_keys=True).encode(), self.config)
 
     def truncate_metrics(self, after_step: int) -> None:
-        """Drop log lines past ``after_step``, which a resumed run will write again."""
+        """Drop log lines past ``after_step``, which a resumed run will write again (and a line cut
+        short by a crash or a full disk)."""
         if not self.metrics.exists():
             return
         kept = []
-        for line in self.metrics.read_text(encoding="utf-8").splitlines():
+        data = read_input_bytes(self.metrics, "metrics log", max_bytes=None, error=RunDirectoryError)
+        for line in data.decode("utf-8", errors="replace").splitlines():
             try:
                 if json.loads(line).get("step", 0) <= after_step:
                     kept.append(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a crash
-        self.metrics.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+            except (json.JSONDecodeError, AttributeError):
+                continue
+        from ganzoo.safe_state import atomic_write_bytes
+
+        atomic_write_bytes("".join(f"{line}\n" for line in kept).encode(), self.metrics)

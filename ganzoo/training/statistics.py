@@ -40,6 +40,18 @@ class StatTracker:
         self.first_nonfinite_step = torch.where(unseen & ~finite, step, self.first_nonfinite_step)
         self.count += 1
 
+    def state_dict(self) -> dict[str, object]:
+        """The sums of the log window still open, for a checkpoint: a resumed run then logs the
+        same means as one never interrupted. Only a finite state is ever checkpointed."""
+        return {"sums": dict(self.sums), "counts": dict(self.counts), "count": self.count}
+
+    def load_state_dict(self, state: Mapping[str, object]) -> None:
+        sums = state["sums"]
+        assert isinstance(sums, Mapping)
+        self.sums = {name: value.to(self.device) for name, value in sums.items()}
+        self.counts = dict(state["counts"])  # type: ignore[call-overload]
+        self.count = int(state["count"])  # type: ignore[call-overload]
+
     def diverged_at(self) -> int | None:
         step = int(self.first_nonfinite_step)
         return None if step < 0 else step
