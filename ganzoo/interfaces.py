@@ -68,10 +68,10 @@ class Generator(nn.Module, ABC):
         every device. ``labels`` may be one class for all images, one per image, or ``None``
         (random classes for a conditional model).
         """
-        cpu_rng = torch.Generator().manual_seed(seed) if seed is not None else None
+        cpu_rng = seeded_rng(seed) if seed is not None else None
         if latents is None:
             latents = self.sample_latents(n, generator=cpu_rng, device="cpu")
-        label_tensor = _labels_for(self, n, labels, cpu_rng)
+        label_tensor = labels_for(self, n, labels, cpu_rng)
         was_training = self.training
         self.eval()
         try:
@@ -85,8 +85,23 @@ class Generator(nn.Module, ABC):
             self.train(was_training)
 
 
-def _labels_for(generator: Generator, n: int, labels: Tensor | Sequence[int] | int | None,
+SEED_LIMIT = 2**63
+"""Seeds are 0 <= seed < 2**63, the range of ``torch.Generator.manual_seed`` and ``run.seed``."""
+
+
+def seeded_rng(seed: int) -> torch.Generator:
+    """A CPU random generator from ``seed``; a seed out of range is one line, not an overflow."""
+    from ganzoo.errors import ConfigError
+
+    if not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise ConfigError(f"seed {seed!r} is out of range; use a whole number from 0 to {SEED_LIMIT - 1}")
+    return torch.Generator().manual_seed(seed)
+
+
+def labels_for(generator: Generator, n: int, labels: Tensor | Sequence[int] | int | None,
                 cpu_rng: torch.Generator | None) -> Tensor | None:
+    """The labels ``sample`` uses: one class for all, one per image, or ``None`` (drawn from
+    ``cpu_rng`` for a conditional generator); anything else is one ``ConfigError`` line."""
     from ganzoo.errors import ConfigError
 
     if generator.num_classes is None:
@@ -95,7 +110,10 @@ def _labels_for(generator: Generator, n: int, labels: Tensor | Sequence[int] | i
         return None
     if labels is None:
         return generator.sample_labels(n, generator=cpu_rng, device="cpu")
-    tensor = torch.as_tensor(labels, dtype=torch.long).flatten()
+    try:
+        tensor = torch.as_tensor(labels, dtype=torch.long).flatten()
+    except (TypeError, ValueError, OverflowError, RuntimeError):
+        raise ConfigError(f"labels must be class numbers in 0..{generator.num_classes - 1} for this generator") from None
     if tensor.numel() == 1:
         tensor = tensor.expand(n)
     if tensor.numel() != n:
