@@ -14,6 +14,7 @@ checks that it still lists every case with the line the case expects.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import os
@@ -26,6 +27,7 @@ import sys
 import textwrap
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,8 @@ import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+
+from ganzoo import faults
 
 FAST = ["--limit", "64", "--image-size", "16", "--batch-size", "32", "--epochs", "1", "--device", "cpu", "--quiet"]
 SAMPLE = ["--out", "samples.png", "--device", "cpu"]
@@ -51,6 +55,7 @@ class Case:
     setup: Callable[[Path], None] | None = None
     env: dict[str, str] = field(default_factory=dict)
     exit_code: int = 2  # 0: the command must still work and name the problem on stdout (``ganzoo list``)
+    fault: Callable[[], ContextManager[object]] | None = None  # e.g. a full disk (``ganzoo.faults``), in-process
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,18 @@ def torch_saved(directory: Path) -> None:
 def existing_run(directory: Path) -> None:
     """A finished tiny run in ./run, made once per session and copied into each scene."""
     shutil.copytree(_TEMPLATE_RUN, directory / "run")
+
+
+_HELD_LOCKS: list[object] = []
+
+
+def _hold_lock(run: Path) -> None:
+    """Another process's lock on the run directory (this test process holds it until it exits)."""
+    from ganzoo.training.runlock import RunLock
+
+    lock = RunLock(run)
+    lock.acquire()
+    _HELD_LOCKS.append(lock)
 
 
 def corrupt_checkpoint(directory: Path) -> None:
@@ -254,6 +271,174 @@ MISSPELT_HOOK = """
         return [VariantSpec(name="typo-gan", build_generator=None, build_discriminator=None)]
 """
 
+# -- round two: scenes for output files -----------------------------------------------------------
+
+
+def with_generator(*more: Callable[[Path], None]) -> Callable[[Path], None]:
+    """A valid generator file ``w.safetensors``, then the rest of the scene."""
+
+    def setup(directory: Path) -> None:
+        _generator_file(directory / "w.safetensors")
+        for step in more:
+            step(directory)
+    return setup
+
+
+def fifo(name: str) -> Callable[[Path], None]:
+    return lambda directory: os.mkfifo(directory / name)
+
+
+def dangling_link(name: str) -> Callable[[Path], None]:
+    return lambda directory: (directory / name).symlink_to(f"gone/{name}")
+
+
+def large_generator(directory: Path) -> None:
+    """A valid (tiny, untrained) 256x256 RGB generator: 100,000 of its images make a 19 GiB grid."""
+    from ganzoo.registry import get_registry
+    from ganzoo.weights import save_generator
+
+    variant = get_registry().get("variant", "mlp")
+    options = variant.spec.config_model(latent_dim=8, generator_widths=[4], discriminator_widths=[4])
+    generator = variant.spec.build_generator(options, (3, 256, 256), None)
+    save_generator(generator, directory / "big.safetensors", variant="mlp",
+                   model_config=options.model_dump(mode="json"), plugin=variant.plugin)
+
+
+def _nan_beyond_the_probe(t: dict[str, torch.Tensor], m: dict[str, str]) -> None:
+    """Finite weights whose images overflow to inf - inf = NaN once a latent's first coordinate
+    exceeds 2 in size: the loader's probe latents stay below that, some of seed 1's do not."""
+    t["net.0.weight"].zero_(), t["net.0.bias"].zero_()
+    t["net.0.weight"][0, 0], t["net.0.weight"][1, 0] = 1.7e38, -1.7e38
+    t["net.2.weight"][:, :2] = 1.0
+
+
+def disk_full_at(name: str, code: int = errno.ENOSPC) -> Callable[[], ContextManager[object]]:
+    return lambda: faults.disk_full(name, code)
+
+
+# -- round two: scenes for input files ------------------------------------------------------------
+
+
+def all_of(*steps: Callable[[Path], None]) -> Callable[[Path], None]:
+    """One scene made of several steps, in order."""
+
+    def setup(directory: Path) -> None:
+        for step in steps:
+            step(directory)
+    return setup
+
+
+def replaced_by_fifo(name: str) -> Callable[[Path], None]:
+    """An existing file of the scene swapped for a FIFO of the same name."""
+
+    def setup(directory: Path) -> None:
+        (directory / name).unlink()
+        os.mkfifo(directory / name)
+    return setup
+
+
+def an_image(name: str, make: Callable[[], object]) -> Callable[[Path], None]:
+    """An image folder ``images/cats`` holding ``name``, the PIL image ``make`` builds."""
+
+    def setup(directory: Path) -> None:
+        (directory / "images" / "cats").mkdir(parents=True, exist_ok=True)
+        make().save(directory / "images" / "cats" / name)
+    return setup
+
+
+def pixels(values: list[list[float]], dtype: str) -> Callable[[], object]:
+    """A PIL image of these values (float32 -> mode F, int32 -> mode I)."""
+    import numpy as np
+    from PIL import Image
+
+    return lambda: Image.fromarray(np.array(values, dtype=dtype))
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG header that claims ``width`` x ``height`` grey pixels, and no pixel data."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IEND", b""))
+
+
+def truncated_png(directory: Path) -> None:
+    from PIL import Image
+
+    (directory / "images" / "cats").mkdir(parents=True)
+    path = directory / "images" / "cats" / "a.png"
+    Image.effect_noise((64, 64), 50).save(path)
+    path.write_bytes(path.read_bytes()[:200])
+
+
+def mnist_files(images: Callable[[bytes], bytes] = bytes, labels: Callable[[bytes], bytes] = bytes, *,
+                gz: bool = True, packed: Callable[[bytes], bytes] = bytes) -> Callable[[Path], None]:
+    """``data/MNIST/raw`` holding the embedded digits as the train split: ``images`` and ``labels``
+    edit the IDX bytes, ``packed`` the gzipped images file."""
+
+    def setup(directory: Path) -> None:
+        import gzip
+
+        from ganzoo.data import EMBEDDED_MNIST
+
+        raw = directory / "data" / "MNIST" / "raw"
+        raw.mkdir(parents=True)
+        for kind, edit in (("images-idx3", images), ("labels-idx1", labels)):
+            data = edit(gzip.decompress((EMBEDDED_MNIST / f"t10k-{kind}-ubyte.gz").read_bytes()))
+            if gz:
+                data = gzip.compress(data, mtime=0)
+                data = packed(data) if kind == "images-idx3" else data
+            (raw / f"train-{kind}-ubyte{'.gz' if gz else ''}").write_bytes(data)
+    return setup
+
+
+def _flip_middle_byte(data: bytes) -> bytes:
+    return data[:len(data) // 2] + bytes([data[len(data) // 2] ^ 0xFF]) + data[len(data) // 2 + 1:]
+
+
+def _overflowing(t: dict[str, torch.Tensor], m: dict[str, str]) -> None:
+    """Finite weights of +-3e38: every image overflows to inf - inf = NaN."""
+    rng = torch.Generator().manual_seed(1)
+    t.update({name: torch.sign(torch.randn(tensor.shape, generator=rng)) * 3e38 for name, tensor in t.items()})
+
+
+def run_generator_claiming(image_shape: str) -> Callable[[Path], None]:
+    """The template run, its generator's metadata claiming another ``image_shape``."""
+
+    def setup(directory: Path) -> None:
+        existing_run(directory)
+        path = directory / "run" / "generator.safetensors"
+        with safe_open(str(path), "pt") as handle:
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+            metadata = {**handle.metadata(), "image_shape": image_shape}
+        save_file(tensors, path, metadata=metadata)
+    return setup
+
+
+def rgb_generator_and_images(directory: Path) -> None:
+    """A 3x8x8 generator file and an image folder of eight RGB images."""
+    from PIL import Image
+
+    from ganzoo.registry import get_registry
+    from ganzoo.weights import save_generator
+
+    variant = get_registry().get("variant", "mlp")
+    options = variant.spec.config_model(latent_dim=8, generator_widths=[16], discriminator_widths=[16])
+    save_generator(variant.spec.build_generator(options, (3, 8, 8), None), directory / "w.safetensors",
+                   variant="mlp", model_config=options.model_dump(mode="json"), plugin=variant.plugin)
+    (directory / "images" / "cats").mkdir(parents=True)
+    for index in range(8):
+        Image.new("RGB", (8, 8), (index * 30, 0, 0)).save(directory / "images" / "cats" / f"{index}.png")
+
+
+NO_INCEPTION = {"GANZOO_CACHE": "cache", "TORCH_HOME": "torch-home", "GANZOO_INCEPTION_WEIGHTS": ""}
+IMAGES = ["--dataset", "image-folder", "--data-root", "images"]
+MNIST = ["--dataset", "mnist", "--data-root", "data"]
+EVAL = ["--num", "16", "--device", "cpu"]
+
+
 _TEMPLATE_RUN: Path  # set by the session fixture below
 
 
@@ -346,7 +531,7 @@ CASES = [
          ["train", "mlp", *FAST, "--out", "run", "--overwrite", "--dataset", "image-folder", "--data-root", "missing"],
          "does not exist", existing_run),
     Case("config: resume with other settings", "config", ["train", "mlp", *FAST, "--out", "run", "--resume", "--lr",
-                                                         "0.01"], "with different settings (optimizer.lr)", existing_run),
+                                                         "0.01"], "with different settings: optimizer.lr was 0.0002, now 0.01", existing_run),
     Case("config: resume with nothing to resume", "config", ["train", "mlp", *FAST, "--out", "empty", "--resume"],
          "nothing to resume", text_file("empty/README", "not a run\n")),
     Case("config: resume from a corrupt checkpoint", "config", ["train", "mlp", *FAST, "--out", "run", "--resume"],
@@ -398,6 +583,213 @@ CASES = [
     Case("plugin: hook raises, list still works", "plugin", ["list"],
          "ganzoo_register_datasets() raised KeyError: 'dataset table missing'",
          fake_plugin("no-data", HOOK_RAISES), PLUGIN_SITE, exit_code=0),
+    # -- round two: output files and the environment (disk full, permissions, paths) ----------------
+    Case("outputs: sample grid on a full disk", "outputs", _w(), "cannot write: samples.png: No space left on "
+         "device; free some space (or choose another --out) and rerun; nothing was overwritten",
+         with_generator(text_file("samples.png", "the previous grid")), fault=disk_full_at("samples.png")),
+    Case("outputs: sample PNG files on a full disk", "outputs",
+         ["sample", "w.safetensors", "--format", "png", "--out", "pngs", "--device", "cpu"],
+         "cannot write: pngs/sample-00000.png: No space left on device",
+         with_generator(text_file("pngs/sample-00000.png", "a previous sample")), fault=disk_full_at("sample-00000")),
+    Case("outputs: interpolation on a full disk", "outputs",
+         ["interpolate", "w.safetensors", "--out", "walk.png", "--device", "cpu"],
+         "cannot write: walk.png: No space left on device", with_generator(text_file("walk.png", "a previous walk")),
+         fault=disk_full_at("walk.png")),
+    Case("outputs: sample grid over the disk quota", "outputs", _w(), "Disk quota exceeded; free some space within "
+         "your disk quota", with_generator(text_file("samples.png", "the previous grid")),
+         fault=disk_full_at("samples.png", errno.EDQUOT)),
+    Case("outputs: sample on a read-only file system", "outputs", _w(),
+         "--out 'samples.png': cannot write in '.': Read-only file system; that file system is mounted read-only",
+         with_generator(), fault=faults.read_only_file_system),
+    Case("outputs: sample into a directory without write permission", "outputs", _w(),
+         "--out 'samples.png': cannot write in '.': Permission denied; fix its permissions", with_generator(),
+         fault=faults.no_write_permission),
+    Case("outputs: sample grid --out an existing directory", "outputs",
+         ["sample", "w.safetensors", "--out", "grids", "--device", "cpu"],
+         "--out 'grids' is an existing directory; give a file path such as 'grids/samples.png'",
+         with_generator(text_file("grids/keep.txt", "keep me\n"))),
+    Case("outputs: sample --out under a file", "outputs",
+         ["sample", "w.safetensors", "--out", "notes.txt/samples.png", "--device", "cpu"],
+         "is under 'notes.txt', which is a file, not a directory", with_generator(text_file("notes.txt", "keep\n"))),
+    Case("outputs: sample --out a fifo", "outputs", _w(), "--out 'samples.png' is a fifo (named pipe), not a regular "
+         "file", with_generator(fifo("samples.png"))),
+    Case("outputs: sample --out a dangling symlink", "outputs", _w(), "--out 'samples.png' is a dangling symbolic link "
+         "(to 'gone/samples.png')", with_generator(dangling_link("samples.png"))),
+    Case("outputs: sample --out a name too long", "outputs",
+         ["sample", "w.safetensors", "--out", "x" * 300 + ".png", "--device", "cpu"],
+         "has a name of 304 bytes, more than the 255 this file system allows", with_generator()),
+    Case("outputs: sample --format png --out a file", "outputs",
+         ["sample", "w.safetensors", "--format", "png", "--out", "notes.txt", "--device", "cpu"],
+         "--out 'notes.txt' is an existing file, not a directory", with_generator(text_file("notes.txt", "keep\n"))),
+    Case("outputs: sample grid --out not a .png", "outputs",
+         ["sample", "w.safetensors", "--out", "grid.jpg", "--device", "cpu"],
+         "--out 'grid.jpg' must end in .png; give a file name such as 'grid.png'", with_generator()),
+    Case("outputs: sample a grid too large for memory", "outputs",
+         ["sample", "big.safetensors", "--num", "100000", *SAMPLE], "100,000 images of 3x256x256 need about 56.08 GiB",
+         large_generator),
+    Case("outputs: sample weights that make NaN beyond the loader's probe", "outputs", _w("--seed", "1"),
+         "'w.safetensors': its weights produce NaN or Inf images", weights(_nan_beyond_the_probe)),
+    Case("outputs: interpolate --out under a file", "outputs",
+         ["interpolate", "w.safetensors", "--out", "notes.txt/walk.png", "--device", "cpu"],
+         "is under 'notes.txt', which is a file", with_generator(text_file("notes.txt", "keep\n"))),
+    Case("outputs: eval --out under a file, before evaluating", "outputs",
+         ["eval", "w.safetensors", "--out", "notes.txt/eval.json", "--device", "cpu"],
+         "--out 'notes.txt/eval.json' is under 'notes.txt', which is a file",
+         with_generator(text_file("notes.txt", "keep\n"))),
+    Case("outputs: eval --out an existing directory", "outputs",
+         ["eval", "w.safetensors", "--out", "results", "--device", "cpu"], "--out 'results' is an existing directory",
+         with_generator(text_file("results/keep.txt", "keep\n"))),
+    Case("outputs: eval with GANZOO_CACHE under a file", "outputs", ["eval", "w.safetensors", "--device", "cpu"],
+         "GANZOO_CACHE 'notes.txt/reference' is under 'notes.txt', which is a file",
+         with_generator(text_file("notes.txt", "keep\n")), {"GANZOO_CACHE": "notes.txt"}),
+    Case("outputs: bench --out a file", "outputs", ["bench", "mlp", "--budget-images", "64", "--out", "notes.txt"],
+         "--out 'notes.txt' is an existing file, not a directory", text_file("notes.txt", "keep\n")),
+    Case("outputs: bench report path taken by a directory", "outputs",
+         ["bench", "mlp", "--budget-images", "64", "--out", "bench"], "--out 'bench/bench.json' is an existing directory",
+         text_file("bench/bench.json/keep.txt", "keep\n")),
+    # (end of round two: outputs)
+    # -- round two: input files and values (odd images, encodings, caches, metadata) ----------------
+    Case("inputs: weights file is a fifo", "inputs", _w(), "weights file 'w.safetensors' is a named pipe (FIFO), not "
+         "a regular file", fifo("w.safetensors")),
+    Case("inputs: weights file is a dangling symlink", "inputs", _w(), "weights file 'w.safetensors' does not exist "
+         "(it is a symbolic link to a missing file)", dangling_link("w.safetensors")),
+    Case("inputs: checkpoint is a fifo", "inputs", ["train", "mlp", *FAST, "--out", "run", "--resume"],
+         "checkpoint 'run/checkpoints/last.safetensors' is a named pipe (FIFO)",
+         all_of(existing_run, replaced_by_fifo("run/checkpoints/last.safetensors"))),
+    Case("inputs: negative image shape in metadata", "inputs", _w(),
+         "image_shape.0: Input should be greater than 0 (got -1)",
+         weights(lambda t, m: m.update(image_shape="[-1, 8, 8]"))),
+    Case("inputs: absurd image shape in metadata", "inputs", _w(), "image_shape.1: Input should be less than or equal "
+         "to 16384", weights(lambda t, m: m.update(image_shape="[1, 1000000, 8]"))),
+    Case("inputs: class names that do not fit num_classes", "inputs", _w(), "1 class names for num_classes 3",
+         weights(lambda t, m: m.update(num_classes="3", class_names='["zero"]'))),
+    Case("inputs: a conditional file that says it is unconditional", "inputs", _w("--label", "3"),
+         "'w.safetensors' says it is unconditional (num_classes: null), but its variant 'cgan-mlp' is conditional",
+         weights(lambda t, m: m.update(variant="cgan-mlp", plugin="ganzoo-conditional", num_classes="null"))),
+    Case("inputs: finite weights that overflow to NaN", "inputs", _w(), "makes NaN or Inf images from these weights "
+         "(16 of 16 probe images)", weights(_overflowing)),
+    Case("inputs: config file is a fifo", "inputs", ["train", "--config", "c.toml", *FAST],
+         "config file 'c.toml' is a named pipe (FIFO), not a regular file", fifo("c.toml")),
+    Case("inputs: config file is a directory", "inputs", ["train", "--config", "c.toml", *FAST],
+         "config file 'c.toml' is a directory, not a file", text_file("c.toml/keep.txt", "keep\n")),
+    Case("inputs: config file in UTF-16", "inputs", ["train", "--config", "c.toml", *FAST],
+         "config file 'c.toml' is UTF-16 text, not UTF-8; save it as UTF-8",
+         folder_of({"c.toml": 'variant = "mlp"\n'.encode("utf-16")})),
+    Case("inputs: config file in Latin-1", "inputs", ["train", "--config", "c.yaml", *FAST],
+         "config file 'c.yaml' is not UTF-8 text (byte 0xe9 at offset 5); save it as UTF-8",
+         folder_of({"c.yaml": "# café\nvariant: mlp\n".encode("latin-1")})),
+    Case("inputs: NaN in a config file", "inputs", ["train", "--config", "c.toml", *FAST],
+         "optimizer.weight_decay: Input should be a finite number (got nan)",
+         text_file("c.toml", 'variant = "mlp"\n[optimizer]\nweight_decay = nan\n')),
+    Case("inputs: weight decay of inf", "inputs", ["train", "mlp", "--set", "optimizer.weight_decay=.inf", *FAST],
+         "optimizer.weight_decay: Input should be a finite number (got inf)"),
+    Case("inputs: learning rate of NaN", "inputs", ["train", "mlp", "--lr", "nan", *FAST],
+         "optimizer.lr: Input should be a finite number (got nan)"),
+    Case("inputs: least-squares target of NaN", "inputs",
+         ["train", "mlp", "--loss", "least-squares", "--set", "loss.options.real_target=.nan", *FAST],
+         "loss.options.real_target: Input should be a finite number (got nan)"),
+    Case("inputs: weight clipping at inf", "inputs",
+         ["train", "mlp", "--strategy", "wgan-clip", "--set", "strategy.options.clip=.inf", *FAST],
+         "strategy.options.clip: Input should be a finite number (got inf)"),
+    Case("inputs: a hidden layer of width 0", "inputs", ["train", "mlp", "--set", "model.generator_widths=[0]", *FAST],
+         "model.generator_widths.0: Input should be greater than 0 (got 0)"),
+    Case("inputs: an image that is a fifo", "inputs", ["train", "mlp", *IMAGES, *FAST],
+         "image 'images/cats/a.png' is a named pipe (FIFO)",
+         all_of(text_file("images/cats/keep.txt", "keep\n"), fifo("images/cats/a.png"))),
+    Case("inputs: a float TIFF outside [0, 1]", "inputs", ["train", "mlp", *IMAGES, *FAST],
+         "is 32-bit float (mode F) with values in [0, 255]; only float images in [0, 1] are read; save it as an 8-bit "
+         "PNG",
+         an_image("a.tiff", pixels([[0.0, 255.0]], "float32"))),
+    Case("inputs: a float TIFF with NaN", "inputs", ["train", "mlp", *IMAGES, *FAST],
+         "with values in [0.5, 0.5] and NaN or Inf", an_image("a.tiff", pixels([[0.5, float("nan")]], "float32"))),
+    Case("inputs: a 32-bit integer TIFF", "inputs", ["train", "mlp", *IMAGES, *FAST],
+         "is 32-bit integer (mode I) with values in [0, 70000]", an_image("a.tiff", pixels([[0, 70000]], "int32"))),
+    Case("inputs: an image too large to decode", "inputs", ["train", "mlp", *IMAGES, *FAST],
+         "is too large to decode safely", folder_of({"images/cats/a.png": png_claiming(40_000, 40_000)})),
+    Case("inputs: a truncated PNG", "inputs", ["train", "mlp", *IMAGES, *FAST],
+         "cannot decode image 'images/cats/a.png'", truncated_png),
+    Case("inputs: image folder that is a file", "inputs", ["train", "mlp", *IMAGES, *FAST],
+         "image folder 'images' is a file, not a folder", text_file("images", "keep\n")),
+    Case("inputs: truncated gzipped MNIST", "inputs", ["train", "mlp", *MNIST, *FAST],
+         "train-images-idx3-ubyte.gz' is truncated or corrupt (its gzip stream ends early): its header promises 10000 "
+         "images of 28x28", mnist_files(packed=lambda data: data[:len(data) // 2])),
+    Case("inputs: truncated raw MNIST", "inputs", ["train", "mlp", *MNIST, *FAST],
+         "train-images-idx3-ubyte' is truncated or corrupt: its header promises 10000 images of 28x28 (7,840,016 "
+         "bytes), the file holds 5,000", mnist_files(lambda data: data[:5000], gz=False)),
+    Case("inputs: MNIST gzip with a bad checksum", "inputs", ["train", "mlp", *MNIST, *FAST],
+         "train-images-idx3-ubyte.gz' is a damaged gzip file", mnist_files(packed=_flip_middle_byte)),
+    Case("inputs: MNIST labels for fewer images", "inputs", ["train", "mlp", *MNIST, *FAST],
+         "holds 9999 labels for the 10000 images",
+         mnist_files(labels=lambda d: d[:4] + (9999).to_bytes(4, "big") + d[8:-1])),
+    Case("inputs: MNIST label out of range", "inputs", ["train", "mlp", *MNIST, *FAST],
+         "train-labels-idx1-ubyte.gz' holds the label 11; MNIST's are 0..9",
+         mnist_files(labels=lambda d: d[:8] + b"\x0b" + d[9:])),
+    Case("inputs: MNIST IDX of floats", "inputs", ["train", "mlp", *MNIST, *FAST],
+         "train-images-idx3-ubyte.gz' is an IDX file of floats", mnist_files(lambda d: d[:2] + b"\x0d" + d[3:])),
+    Case("inputs: MNIST file is a fifo", "inputs", ["train", "mlp", *MNIST, *FAST],
+         "IDX file 'data/MNIST/raw/train-images-idx3-ubyte.gz' is a named pipe (FIFO)",
+         all_of(mnist_files(), replaced_by_fifo("data/MNIST/raw/train-images-idx3-ubyte.gz"))),
+    Case("inputs: eval --num too small for precision/recall", "inputs", ["eval", "w.safetensors", "--num", "2"],
+         "--num is 2, too few: precision/recall with k=3 needs more than k points per set, so at least 4"),
+    Case("inputs: eval --num-real too small for the baseline", "inputs",
+         ["eval", "w.safetensors", "--num-real", "6", *EVAL], "--num-real is 6, too few"),
+    Case("inputs: eval weights whose shape lies (same pixel count)", "inputs",
+         ["eval", "run/generator.safetensors", *EVAL], "makes 1x8x32 images but the data its run trained on "
+         "(config.json) is 1x16x16; as many values per image, laid out differently",
+         run_generator_claiming("[1, 8, 32]")),
+    Case("inputs: eval weights of a non-square shape", "inputs", ["eval", "w.safetensors", *EVAL],
+         "makes 1x4x16 images; evaluation needs square images",
+         weights(lambda t, m: m.update(image_shape="[1, 4, 16]"))),
+    Case("inputs: eval a 4-channel generator against MNIST", "inputs", ["eval", "w.safetensors", *EVAL],
+         "makes 4-channel images (4x4x4); evaluation compares grey (1 channel) or RGB (3 channel) images",
+         weights(lambda t, m: m.update(image_shape="[4, 4, 4]"))),
+    Case("inputs: eval beside a damaged config.json", "inputs", ["eval", "run/generator.safetensors", *EVAL],
+         "the run's config 'run/config.json' is damaged",
+         all_of(existing_run, text_file("run/config.json", '{"data": '))),
+    Case("inputs: eval beside a config.json that is a fifo", "inputs", ["eval", "run/generator.safetensors", *EVAL],
+         "the run's config 'run/config.json' is a named pipe (FIFO)",
+         all_of(existing_run, replaced_by_fifo("run/config.json"))),
+    Case("inputs: eval an image folder without Inception weights", "inputs", ["eval", "w.safetensors", *IMAGES, *EVAL],
+         "no backbone can evaluate this data: inception skipped: the FID InceptionV3 weights are not here",
+         rgb_generator_and_images, NO_INCEPTION),
+    Case("inputs: eval with --inception-weights a fifo", "inputs",
+         ["eval", "w.safetensors", "--backbone", "inception", "--inception-weights", "i.pth", *EVAL],
+         "inception skipped: Inception weights file 'i.pth' is a named pipe (FIFO)",
+         all_of(with_generator(), fifo("i.pth"))),
+    Case("inputs: eval conditional accuracy of an unconditional generator", "inputs",
+         ["eval", "w.safetensors", "--metrics", "accuracy", *EVAL],
+         "none of the metrics asked for (accuracy: cond_accuracy) can be measured here", with_generator()),
+    # (end of round two: inputs)
+    # -- round two: run directories (locks, restarts, resume, divergence) --------------------------
+    Case("run: resume another variant's run", "run", ["train", "dcgan", *FAST, "--out", "run", "--resume"],
+         "holds a 'mlp' run, not 'dcgan'; resume it with `ganzoo train mlp --out run --resume`", existing_run),
+    Case("run: resume with another seed", "run", ["train", "mlp", *FAST, "--out", "run", "--resume", "--seed", "5"],
+         "run.seed was 0, now 5", existing_run),
+    Case("run: resume with another batch size", "run",
+         ["train", "mlp", *FAST, "--out", "run", "--resume", "--batch-size", "16"], "run.batch_size was 32, now 16",
+         existing_run),
+    Case("run: resume with another image size", "run",
+         ["train", "mlp", *FAST, "--out", "run", "--resume", "--image-size", "8"], "data.image_size was 16, now 8",
+         existing_run),
+    Case("run: resume with neither config.json nor checkpoint", "run",
+         ["train", "--out", "run", "--resume", "--device", "cpu"], "nothing to resume in 'run': it holds no run",
+         folder_of({"run/metrics.jsonl": b""})),
+    Case("run: resume without --out or variant", "run", ["train", "--resume", "--device", "cpu"],
+         "--resume needs the run directory: pass --out DIR"),
+    Case("run: --out locked by a running process", "run", ["train", "mlp", *FAST, "--out", "run", "--resume"],
+         "is in use by process", lambda d: (existing_run(d), _hold_lock(d / "run"))),
+    Case("run: --out under a file", "run", ["train", "mlp", *FAST, "--out", "notes.txt/run"],
+         "--out 'notes.txt/run' is under 'notes.txt', which is a file, not a directory", text_file("notes.txt", "keep me\n")),
+    Case("run: batch size 1 with BatchNorm", "run", ["train", "dcgan", *FAST, "--image-size", "32", "--batch-size", "1"],
+         "its BatchNorm layers need at least 2 images per batch; use --batch-size 2 or more"),
+    Case("run: a one-image dataset with BatchNorm", "run",
+         ["train", "dcgan", *FAST, "--image-size", "32", "--limit", "1", "--batch-size", "1"], "need at least 2 images per batch"),
+    Case("run: a config file table given as a value, with a run flag", "run",
+         ["train", "mlp", "--config", "r.toml", *FAST], "run must be a table of settings, got 5",
+         text_file("r.toml", "run = 5\n")),
+    Case("run: a config file table given as a value, alone", "run", ["train", "mlp", "--config", "r.toml"],
+         "run must be a table of settings, got 5", text_file("r.toml", "run = 5\n")),
+    # (end of round two: runs)
 ]
 
 
@@ -426,20 +818,22 @@ def run_case(case: Case, directory: Path) -> Outcome:
                                 capture_output=True, text=True, timeout=600)
         returncode, stdout, stderr = result.returncode, result.stdout, result.stderr
     else:
-        returncode, stdout, stderr = _run_in_process(case.args, directory)
+        returncode, stdout, stderr = _run_in_process(case.args, directory, case.fault)
     after = _snapshot(directory)
     changed = sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
     return Outcome(returncode, stdout, stderr, changed)
 
 
-def _run_in_process(args: list[str], directory: Path) -> tuple[int, str, str]:
+def _run_in_process(args: list[str], directory: Path,
+                    fault: Callable[[], ContextManager[object]] | None = None) -> tuple[int, str, str]:
     from ganzoo.cli import main
 
     stdout, stderr = io.StringIO(), io.StringIO()
     previous = Path.cwd()
     os.chdir(directory)
     try:
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), \
+                fault() if fault else contextlib.nullcontext():
             try:
                 returncode = main(args)
             except SystemExit as exit_:  # argparse's own usage errors
