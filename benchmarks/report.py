@@ -24,6 +24,7 @@ HEADERS = ["workload", "plain\nimg/s", "engine\nimg/s", "engine\n/plain", "fast\
 ENGINE_OVERHEAD_TARGET = 0.97  # engine / plain, same settings
 FAST_TARGET = 1.3  # fast / plain for DCGAN-64
 UTILISATION_TARGET = 0.80  # fast step FLOP/s / matmul ceiling for DCGAN-64
+SERVE_OVERHEAD_TARGET = 1.5  # ganzoo serve: request to image over HTTP / the same grid rendered in-process
 
 Info = dict[str, Any]
 
@@ -108,6 +109,12 @@ def note_lines(infos: list[Info]) -> list[str]:
         if info.get("kind") == "load":
             lines.append(f"load latency {info['workload']}: {info['load_s'] * 1000:,.1f} ms "
                          f"({info['file_bytes'] / 2**20:,.1f} MiB file)")
+    for info in infos:
+        if info.get("kind") == "serve":
+            lines.append(f"serve {info['workload']}: request to image, {info['num_samples']} samples, "
+                         f"{info['request_s'] * 1000:,.1f} ms over HTTP; {info['render_s'] * 1000:,.1f} ms "
+                         f"rendered in-process ({info['overhead']:.2f}x, target <= {SERVE_OVERHEAD_TARGET}x: "
+                         f"{'met' if info['overhead'] <= SERVE_OVERHEAD_TARGET else 'missed'})")
     return lines + target_lines(infos, peak)
 
 

@@ -1,4 +1,5 @@
-"""Paths through latent space: linear and spherical interpolation between latents.
+"""Paths through latent space: linear and spherical interpolation between latents, and the
+truncation trick.
 
 Latents drawn from a high-dimensional standard normal concentrate near a sphere of radius
 sqrt(d); the midpoint of a straight line between two of them is markedly shorter (about
@@ -55,3 +56,21 @@ def interpolate(start: Tensor, end: Tensor, steps: int, mode: InterpolationMode 
         raise ConfigError(f"interpolation needs at least 2 steps (got {steps}); use --steps 2 or more")
     weights = torch.linspace(0.0, 1.0, steps, device=start.device)
     return slerp(start, end, weights) if mode == "slerp" else lerp(start, end, weights)
+
+
+def truncate_latents(latents: Tensor, psi: float) -> Tensor:
+    """The truncation trick (Brock et al. 2019): standard-normal latents mapped into the central
+    ``psi`` of the prior's probability mass, per coordinate.
+
+    Each value z goes to ndtri(1/2 + (ndtr(z) - 1/2) psi): a monotone map that turns N(0, 1) into
+    exactly N(0, 1) truncated to [-t, t] with t = ndtri((1 + psi) / 2), with no new random draws.
+    So the result is a pure function of the latents: as ``psi`` falls, each image moves smoothly
+    towards the average one, and ``psi = 1`` returns the latents unchanged (the plain samples).
+    Smaller ``psi`` trades variety for fidelity.
+    """
+    if not 0.0 < psi <= 1.0:
+        raise ConfigError(f"truncation must lie in (0, 1] (got {psi}); 1 means no truncation")
+    if psi == 1.0:
+        return latents
+    quantiles = torch.special.ndtr(latents.double()).sub(0.5).mul(psi).add(0.5)
+    return torch.special.ndtri(quantiles).to(latents.dtype)

@@ -29,7 +29,7 @@ def test_the_benchmarks_run_in_smoke_mode_and_print_one_table(tmp_path: Path) ->
     assert "fp32 matmul ceiling" in summary and "target engine/plain >= 0.97" in summary
 
     infos = [bench["extra_info"] for bench in json.loads(saved.read_text())["benchmarks"]]
-    assert {info["kind"] for info in infos} == {"ceiling", "step", "sample", "load"}
+    assert {info["kind"] for info in infos} == {"ceiling", "step", "sample", "load", "serve"}
     loops = {name for info in infos if info["kind"] == "step" for name in info["loops"]}
     assert loops == {"plain", "engine", "engine-reuse", "engine+channels_last", "engine+channels_last+foreach",
                      "plain-again"}
