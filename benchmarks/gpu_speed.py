@@ -73,7 +73,7 @@ def plain_tutorial_loop(model: str, seconds: float) -> dict[str, Any]:
     """The PyTorch DCGAN tutorial's training loop, fp32, on ganzoo's networks for ``model``."""
     seed_everything(0)
     parts = build(make_plan(layers_for(model, 0, Path("unused"))), torch.device(DEVICE))
-    dataset, generator, discriminator = parts.dataset, parts.generator, parts.discriminator
+    dataset, generator, discriminator = parts.dataset, parts.generator, parts.adversary.discriminator
     images = dataset.images.to(DEVICE).float().div(127.5).sub(1.0)
     batch = MODELS[model]["batch"]
     criterion = nn.BCEWithLogitsLoss()
@@ -119,7 +119,7 @@ def ganzoo_step_flops(model: str, upto: int) -> float:
     plan = make_plan(layers_for(model, upto, Path("unused")))
     config = plan.config
     parts = build(plan, torch.device(DEVICE))
-    dataset, generator, discriminator = parts.dataset, parts.generator, parts.discriminator
+    dataset, generator, discriminator = parts.dataset, parts.generator, parts.adversary.discriminator
     g_opt = torch.optim.Adam(generator.parameters())
     d_opt = torch.optim.Adam(discriminator.parameters())
 
@@ -128,7 +128,7 @@ def ganzoo_step_flops(model: str, upto: int) -> float:
         loss.backward()
         optimizer.step()
 
-    game = Game(generator=generator, discriminator=discriminator, loss=parts.loss,
+    game = Game(generator=generator, discriminator=discriminator, loss=parts.adversary.loss,
                 g_optimizer=g_opt, d_optimizer=d_opt, autocast=nullcontext, optimize=optimize)
     strategy = parts.strategy
     batch = config.run.batch_size

@@ -23,8 +23,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganzoo.build import build
+from ganzoo.build import build, build_models, load_dataset
 from ganzoo.devices import hardware_name, resolve_device
+from ganzoo.weights import save_generator
 from ganzoo.plan import RunPlan, make_plan
 from ganzoo.registry import Registry, get_registry
 from ganzoo.training.callbacks import Callback
@@ -76,6 +77,18 @@ class StepWorkload:
 def model_name(variant: str, image_size: int) -> str:
     """``mlp-32``, ``dcgan-32``, ``dcgan-64`` (a variant already named for its size keeps its name)."""
     return variant if variant.endswith(f"-{image_size}") else f"{variant}-{image_size}"
+
+
+def write_generator(variant: str, image_size: int, path: Path, model: dict[str, Any] | None = None) -> Path:
+    """A generator file of a freshly built ``variant`` (``model`` options over its defaults),
+    written by ganzoo's own ``save_generator``: sampling speed does not depend on what weights learnt."""
+    registry = get_registry()
+    layer = {"variant": variant, "data": {"image_size": image_size, "limit": 16}, "model": model or {}}
+    plan = make_plan([layer], registry)
+    generator, _ = build_models(plan.variant, load_dataset(plan.config.data, registry=registry))
+    save_generator(generator, path, variant=variant, model_config=plan.to_dict()["model"],
+                   plugin=registry.get("variant", variant).plugin)
+    return path
 
 
 def speed_options(device: str, *, compile: bool = True) -> list[tuple[str, dict[str, Any]]]:
@@ -242,7 +255,7 @@ def plain_loop(resolved: RunPlan, total_steps: int, settings: Settings, clock: T
     config, device = resolved.config, resolve_device(settings.device)
     seed_everything(config.run.seed)
     parts = build(resolved, device)
-    dataset, generator, discriminator = parts.dataset, parts.generator, parts.discriminator
+    dataset, generator, discriminator = parts.dataset, parts.generator, parts.adversary.discriminator
     optimizer = config.optimizer
     g_optimizer = torch.optim.Adam(generator.parameters(), lr=optimizer.lr, betas=optimizer.betas)
     d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=optimizer.lr, betas=optimizer.betas)

@@ -106,9 +106,20 @@ def note_lines(infos: list[Info]) -> list[str]:
             lines.append(f"sampling {info['workload']}: load_generator + sample({info['num_samples']:,}) "
                          f"{info['images_per_s']:,.0f} img/s ({_fmt(share and share * 100, '.0f', '%')} of the ceiling)")
     for info in infos:
+        if info.get("kind") == "sampler-cost":
+            rates, slower = info["images_per_s"], info["slower_than_gan"]
+            diffusion = "; ".join(f"{label} {rates[label]:,.2f} img/s ({slower[label]:,.0f}x slower)" for label in slower)
+            lines.append(f"sampling cost {info['workload']} (batch {info['batch']}, {info['unet']} UNet): dcgan "
+                         f"{rates['dcgan']:,.0f} img/s; {diffusion}")
+    for info in infos:
         if info.get("kind") == "load":
             lines.append(f"load latency {info['workload']}: {info['load_s'] * 1000:,.1f} ms "
                          f"({info['file_bytes'] / 2**20:,.1f} MiB file)")
+    for info in infos:
+        if info.get("kind") == "data":
+            lines.append(f"data {info['workload']}: load {info['load_s']:,.2f} s, then {info['images_per_s']:,.0f} "
+                         f"img/s through one epoch of batches ({info['workers']} workers); peak RSS "
+                         f"+{info['peak_rss_growth_bytes'] / 2**20:,.1f} MiB")
     for info in infos:
         if info.get("kind") == "serve":
             lines.append(f"serve {info['workload']}: request to image, {info['num_samples']} samples, "

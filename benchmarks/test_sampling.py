@@ -12,25 +12,13 @@ from pathlib import Path
 import pytest
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganzoo.build import build_models, load_dataset
-from ganzoo.plan import make_plan
-from ganzoo.registry import get_registry
-from ganzoo.weights import load_generator, save_generator
-from measure import Settings, model_name
+from ganzoo.weights import load_generator
+from measure import Settings, model_name, write_generator
 
 SMOKE = Settings.from_environment().smoke
 NUM_SAMPLES = 100 if SMOKE else 10_000
 CASES = (("mlp", 32, 1), ("dcgan", 32, 1)) if SMOKE else (("mlp", 32, 3), ("dcgan", 32, 2), ("dcgan-64", 64, 1))
 """(variant, image size, rounds of load + sample)"""
-
-
-def write_generator(variant: str, image_size: int, path: Path) -> Path:
-    registry = get_registry()
-    plan = make_plan([{"variant": variant, "data": {"image_size": image_size, "limit": 16}}], registry)
-    generator, _ = build_models(plan.variant, load_dataset(plan.config.data, registry=registry))
-    save_generator(generator, path, variant=variant, model_config=plan.to_dict()["model"],
-                   plugin=registry.get("variant", variant).plugin)
-    return path
 
 
 @pytest.mark.parametrize(("variant", "image_size", "rounds"), CASES, ids=[model_name(v, s) for v, s, _ in CASES])

@@ -1,14 +1,18 @@
-"""ganzoo's own losses, strategy and datasets, registered through the ``ganzoo`` entry-point
+"""ganzoo's own losses, strategy, datasets and loggers, registered through the ``ganzoo`` entry-point
 group exactly as a third-party plugin's would be (see ``pyproject.toml``)."""
 
 from __future__ import annotations
 
-from ganzoo.data import load_embedded_mnist, load_image_folder, load_mnist
+from ganzoo.data import load_embedded_mnist, load_mnist
+from ganzoo.file_datasets import load_image_folder
 from ganzoo.hookspecs import hookimpl
+from ganzoo.loggers.tensorboard import TensorBoardLogger
 from ganzoo.losses import (BCEOptions, HingeLoss, LeastSquaresLoss, LeastSquaresOptions, MinimaxLoss,
                            NonSaturatingLoss, RelativisticAverageLoss)
-from ganzoo.specs import DatasetSpec, LossSpec, StrategySpec
-from ganzoo.strategies import AlternatingOptions, AlternatingStrategy
+from ganzoo.named_datasets import load_celeba, load_cifar10, load_fashion_mnist
+from ganzoo.augment import color, cutout, translation
+from ganzoo.specs import AugmentationSpec, CallbackSpec, DatasetSpec, LossSpec, StrategySpec
+from ganzoo.strategies import AlternatingOptions, AlternatingStrategy, R1Options, R1Strategy
 
 
 @hookimpl
@@ -29,7 +33,9 @@ def ganzoo_register_losses() -> list[LossSpec]:
 @hookimpl
 def ganzoo_register_strategies() -> list[StrategySpec]:
     return [StrategySpec("alternating", AlternatingStrategy, AlternatingOptions,
-                         "k discriminator steps (default 1), then one generator step")]
+                         "k discriminator steps (default 1), then one generator step"),
+            StrategySpec("r1", R1Strategy, R1Options,
+                         "alternating, plus the R1 penalty on real data (Mescheder et al. 2018), lazy every k steps")]
 
 
 @hookimpl
@@ -40,5 +46,28 @@ def ganzoo_register_datasets() -> list[DatasetSpec]:
         DatasetSpec("mnist", load_mnist,
                     "full MNIST in torchvision's layout under --data-root (add --download to fetch it)"),
         DatasetSpec("image-folder", load_image_folder,
-                    "your own images, torchvision ImageFolder layout: ROOT/CLASS/IMAGE"),
+                    "your own images, torchvision ImageFolder layout: ROOT/CLASS/IMAGE (streamed if over the budget)"),
+        DatasetSpec("fashion-mnist", load_fashion_mnist,
+                    "Fashion-MNIST, 28x28 grey, 10 classes, in ROOT/FashionMNIST/raw (--download to fetch it)"),
+        DatasetSpec("cifar10", load_cifar10,
+                    "CIFAR-10, 32x32 RGB, 10 classes, python batches in ROOT/cifar-10-batches-py (--download)"),
+        DatasetSpec("celeba", load_celeba,
+                    "CelebA aligned faces, centre-cropped to 64x64 by default, in ROOT/celeba; unconditional",
+                    defaults={"image_size": 64}),
+    ]
+
+
+@hookimpl
+def ganzoo_register_callbacks() -> list[CallbackSpec]:
+    return [CallbackSpec("tensorboard", TensorBoardLogger,
+                         description="TensorBoard event files in runs/NAME/tensorboard/: scalars, sample grids, "
+                                     "config (needs ganzoo[tensorboard])")]
+
+
+@hookimpl
+def ganzoo_register_augmentations() -> list[AugmentationSpec]:
+    return [
+        AugmentationSpec("translation", translation, "DiffAugment: shift by up to 1/8 of the side, zero padding"),
+        AugmentationSpec("cutout", cutout, "DiffAugment: zero a square of half the side at a random centre"),
+        AugmentationSpec("color", color, "DiffAugment: random brightness, saturation and contrast"),
     ]

@@ -42,15 +42,21 @@ class ComponentConfig(StrictModel):
 
 
 class DataConfig(StrictModel):
-    """Which images to train on and how to prepare them (once, in memory)."""
+    """Which images to train on and how to prepare them: once, in memory, when they fit the
+    memory budget; decoded on the fly by DataLoader workers (``ganzoo.file_datasets``) when not."""
 
     name: str = Field("mnist-embedded", min_length=1, description="registered dataset name")
-    root: Path | None = Field(None, description="data directory (MNIST root or image folder)")
-    split: Literal["train", "test"] = "train"
-    download: bool = Field(False, description="download MNIST into root if it is missing")
+    root: Path | None = Field(None, description="data directory (dataset root or image folder)")
+    split: Literal["train", "valid", "test"] = Field("train", description="valid: CelebA only")
+    download: bool = Field(False, description="download the dataset into root if it is missing")
     image_size: int = Field(32, ge=8, le=1024, description="images are resized to this square size")
     channels: Literal[1, 3] | None = Field(None, description="convert to grey (1) or RGB (3); default: keep")
     limit: int | None = Field(None, gt=0, description="use only the first N images")
+    memory_budget_mb: float = Field(4096, gt=0, description="largest dataset held in memory (N x C x H x W bytes)")
+    stream: Literal["auto"] | bool = Field(
+        "auto", description="stream image files from disk: auto (when over the budget), true or false")
+    workers: int = Field(2, ge=0, le=64, description="DataLoader worker processes of the streaming path")
+    cache_dir: Path | None = Field(None, description="cache the resized uint8 images of file datasets here")
 
 
 class OptimizerConfig(StrictModel):
@@ -120,15 +126,43 @@ class RunConfig(StrictModel):
         return self
 
 
+class EMAConfig(StrictModel):
+    """An exponential moving average of the generator's weights (``ganzoo.ema``): what is
+    sampled, evaluated and saved as ``generator.safetensors`` when enabled."""
+
+    enabled: bool = Field(False, description="keep an EMA copy of G and sample, evaluate and save it")
+    decay: float = Field(0.999, ge=0.0, lt=1.0, description="weight of the old average at each G step")
+    start_step: int = Field(0, ge=0, description="the copy follows G exactly until this step, then averages")
+    rampup: bool = Field(False, description="warm-up: decay min(decay, (1 + t) / (10 + t)), t updates since start_step")
+
+
+class AugmentConfig(StrictModel):
+    """Differentiable augmentation of every image D sees (``ganzoo.augment``; DiffAugment)."""
+
+    policy: list[str] = Field(default_factory=list, description="registered augmentations, applied in order; "
+                                                                "e.g. \"translation,cutout,color\"")
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+
 class TrainConfig(StrictModel):
     """The whole, validated description of a training run."""
 
     variant: str = Field(min_length=1)
     model: dict[str, Any] = Field(default_factory=dict)
-    loss: ComponentConfig = ComponentConfig(name="non-saturating")
+    loss: ComponentConfig | None = Field(
+        ComponentConfig(name="non-saturating"), description="the adversarial loss; null for a variant without a "
+                                                            "discriminator (its strategy holds its objective)")
     strategy: ComponentConfig = ComponentConfig(name="alternating")
     data: DataConfig = DataConfig()
     optimizer: OptimizerConfig = OptimizerConfig()
+    ema: EMAConfig = EMAConfig()
+    augment: AugmentConfig = AugmentConfig()
     run: RunConfig = RunConfig()
 
     @model_validator(mode="after")
@@ -140,7 +174,7 @@ class TrainConfig(StrictModel):
         return self
 
 
-IDENTITY_SECTIONS = ("variant", "model", "loss", "strategy", "data", "optimizer")
+IDENTITY_SECTIONS = ("variant", "model", "loss", "strategy", "data", "optimizer", "ema", "augment")
 """Sections that define what is trained; a resumed run must not change them."""
 
 

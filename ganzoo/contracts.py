@@ -10,6 +10,8 @@ buffer or RNG state of the run.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -18,6 +20,12 @@ from ganzoo.interfaces import Discriminator, Generator, ImageShape
 
 PROBE_BATCH = 2
 RANGE_TOLERANCE = 1e-3  # tanh in low precision can overshoot 1 by an ulp
+
+
+def count_nonfinite_images(images: Tensor) -> int:
+    """How many images hold a NaN or Inf anywhere: the one test behind every "this generator
+    makes NaN images" refusal (load probe, sample, eval, serve, the divergence guard)."""
+    return int((~torch.isfinite(images.float().flatten(1))).any(dim=1).sum())
 
 
 def check_generator(generator: Generator, expected_shape: ImageShape, *, what: str,
@@ -33,8 +41,12 @@ def check_generator(generator: Generator, expected_shape: ImageShape, *, what: s
         raise PluginError(f"{what}: the generator declares image_shape {declared} but the data is "
                           f"{tuple(expected_shape)}; the plugin must build its generator for the image_shape "
                           "it is given")
+    latent_shape = tuple(generator.latent_shape)
+    if math.prod(latent_shape) != generator.latent_dim:
+        raise PluginError(f"{what}: the generator's latent_shape {latent_shape} does not hold latent_dim "
+                          f"{generator.latent_dim} entries; set latent_dim to their product")
     rng = torch.Generator().manual_seed(0)
-    latents = torch.randn(PROBE_BATCH, generator.latent_dim, generator=rng)
+    latents = torch.randn(PROBE_BATCH, *latent_shape, generator=rng)
     labels = (torch.arange(PROBE_BATCH) % generator.num_classes) if generator.num_classes else None
     images = _probe(generator, latents, labels, what, "generator")
     expected = (PROBE_BATCH, *declared)

@@ -9,6 +9,7 @@ in memory.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -20,7 +21,6 @@ from torch import Tensor
 from ganzoo.config import DataConfig
 from ganzoo.errors import DataError
 from ganzoo.idx_files import REDOWNLOAD, describe_idx, read_idx
-from ganzoo.image_files import decode_image
 from ganzoo.interfaces import Batch, ImageShape
 
 EMBEDDED_MNIST = resources.files("ganzoo") / "assets" / "mnist"
@@ -29,12 +29,18 @@ MNIST_CLASSES = [str(digit) for digit in range(10)]
 
 @dataclass(frozen=True)
 class ImageDataset:
-    """Images as uint8 (N, C, H, W), optional int64 labels (N,), and what the classes are called."""
+    """Images as uint8 (N, C, H, W), optional int64 labels (N,), and what the classes are called.
+
+    ``note`` is one line for the user about how the data is held (its size in memory), shown
+    when a run starts. ``ganzoo.file_datasets.StreamingImageDataset`` offers the same interface
+    for datasets that do not fit in memory.
+    """
 
     name: str
     images: Tensor
     labels: Tensor | None = None
     class_names: list[str] | None = None
+    note: str | None = None
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.ndim != 4:
@@ -60,10 +66,21 @@ class ImageDataset:
         labels = None if self.labels is None else self.labels.to(device)
         return replace(self, images=self.images.to(device), labels=labels)
 
+    def uint8_images(self, indices: Tensor | None = None) -> Tensor:
+        """The images (all, or those at ``indices``) as stored: uint8 on the dataset's device."""
+        return self.images if indices is None else self.images[indices.to(self.images.device)]
+
     def batch(self, indices: Tensor) -> Batch:
         """Gather images by index and scale them to [-1, 1] as float32."""
         labels = None if self.labels is None else self.labels[indices]
         return Batch(to_unit_range(self.images[indices]), labels)
+
+    def batches(self, order: Tensor, *, start: int, batch_size: int) -> Iterator[Batch]:
+        """The full batches of ``order`` from position ``start`` on, in order: how the run loop
+        reads an epoch (a streaming dataset prefetches them; here each is one gather)."""
+        order = order.to(self.images.device)
+        for first in range(start, len(order) - batch_size + 1, batch_size):
+            yield self.batch(order[first:first + batch_size])
 
 
 def to_unit_range(images: Tensor) -> Tensor:
@@ -142,11 +159,12 @@ def load_mnist(config: DataConfig) -> ImageDataset:
     The files are read and checked here rather than by torchvision, which reports a truncated
     or gzipped-only copy as "not found".
     """
-    root = Path(config.root or Path.home() / ".cache" / "ganzoo" / "data")
-    paths = _mnist_paths(root, config.split)
+    require_split("mnist", config, ("train", "test"))
+    root = data_root(config)
+    paths = mnist_paths(root, config.split)
     if paths is None and config.download:
         _download_mnist(root)
-        paths = _mnist_paths(root, config.split)
+        paths = mnist_paths(root, config.split)
     if paths is None:
         names = " and ".join(MNIST_FILES[config.split])
         raise DataError(f"MNIST not found under {str(root)!r} (no {names}[.gz] in {root}/MNIST/raw); add --download, "
@@ -155,8 +173,20 @@ def load_mnist(config: DataConfig) -> ImageDataset:
     return prepare(ImageDataset(f"mnist-{config.split}", images, labels, MNIST_CLASSES), config)
 
 
+def data_root(config: DataConfig) -> Path:
+    """``data.root``, or the shared cache folder of the named datasets."""
+    return Path(config.root or Path.home() / ".cache" / "ganzoo" / "data")
+
+
+def require_split(name: str, config: DataConfig, splits: tuple[str, ...]) -> None:
+    if config.split not in splits:
+        raise DataError(f"dataset {name!r} has no {config.split!r} split; use data.split "
+                        f"{' or '.join(splits)}")
+
+
 def read_mnist(images_path: Path, labels_path: Path) -> tuple[Tensor, Tensor]:
-    """MNIST's images (N, 1, 28, 28) and labels (N,) from two IDX files that must agree."""
+    """MNIST's images (N, 1, 28, 28) and labels (N,) from two IDX files that must agree (also
+    Fashion-MNIST's, which are published in the same format and names)."""
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.ndim != 3 or images.shape[1:] != (MNIST_SIDE, MNIST_SIDE):
         raise DataError(f"{str(images_path)!r} holds {describe_idx(tuple(images.shape))}, not MNIST's images of "
@@ -173,58 +203,26 @@ def read_mnist(images_path: Path, labels_path: Path) -> tuple[Tensor, Tensor]:
     return images.unsqueeze(1).contiguous(), labels.long()
 
 
-def _mnist_paths(root: Path, split: str) -> tuple[Path, Path] | None:
+def mnist_paths(root: Path, split: str, folder_name: str = "MNIST") -> tuple[Path, Path] | None:
     """The split's two files, raw or gzipped, when both are present (in any state: reading judges them)."""
-    folder = root / "MNIST" / "raw"
+    folder = root / folder_name / "raw"
     found = [next((candidate for candidate in (folder / name, folder / f"{name}.gz") if os.path.lexists(candidate)),
                   None) for name in MNIST_FILES[split]]
     return (found[0], found[1]) if found[0] and found[1] else None
 
 
+def download_with_torchvision(class_name: str, root: Path, fix: str, **options: Any) -> None:
+    """Let torchvision's own dataset class ``class_name`` download into ``root`` (``--download``
+    only); a failure is one line ending in ``fix`` (where to put the files by hand)."""
+    import torchvision.datasets
+
+    try:
+        getattr(torchvision.datasets, class_name)(str(root), download=True, **options)
+    except (RuntimeError, OSError, ImportError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"could not download {class_name} into {str(root)!r} (no network?): {reason}; {fix}") from None
+
+
 def _download_mnist(root: Path) -> None:
-    from torchvision.datasets import MNIST
-
-    try:
-        MNIST(str(root), download=True)
-    except (RuntimeError, OSError) as exc:
-        raise DataError(f"could not download MNIST into {str(root)!r} (no network?): "
-                        f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; copy the IDX files to "
-                        f"{root}/MNIST/raw or use the embedded data (--dataset mnist-embedded)") from None
-
-
-# -- image folders -----------------------------------------------------------------------------
-
-
-def load_image_folder(config: DataConfig) -> ImageDataset:
-    """Images in torchvision's ``ImageFolder`` layout (ROOT/CLASS/IMAGE), decoded once.
-
-    Images of any size are accepted, and of any mode ``ganzoo.image_files`` can convert faithfully
-    (16-bit, float, transparent ...): each becomes the requested channels (RGB by default), is
-    resized on its shorter side and centre-cropped to ``image_size``.
-    """
-    from torchvision.datasets import ImageFolder
-
-    if config.root is None:
-        raise DataError("dataset 'image-folder' needs a folder: pass --data-root DIR (layout DIR/CLASS/IMAGE)")
-    root = Path(config.root)
-    if not root.is_dir():
-        problem = "is a file, not a folder" if os.path.lexists(root) else "does not exist"
-        raise DataError(f"image folder {str(root)!r} {problem}; check --data-root")
-    channels = 1 if config.channels == 1 else 3
-    try:
-        folder = ImageFolder(str(root))
-    except (FileNotFoundError, RuntimeError) as exc:
-        raise DataError(f"no images found in {str(root)!r} ({exc}); expected DIR/CLASS/IMAGE files "
-                        "such as .png or .jpg") from None
-    except OSError as exc:
-        raise DataError(f"cannot list image folder {str(root)!r}: {exc.strerror or exc}; "
-                        "check its permissions") from None
-    size = config.image_size
-    TF = _transforms()
-    images = []
-    for path, _ in folder.samples:
-        tensor = decode_image(Path(path), channels)
-        images.append(TF.center_crop(TF.resize(tensor, [size], antialias=True), [size, size]))
-    labels = torch.tensor(folder.targets, dtype=torch.long)
-    dataset = ImageDataset(f"image-folder:{root.name}", torch.stack(images), labels, list(folder.classes))
-    return prepare(dataset, config.model_copy(update={"channels": None}))
+    download_with_torchvision("MNIST", root, f"copy the IDX files to {root}/MNIST/raw or use the embedded data "
+                                             "(--dataset mnist-embedded)")

@@ -87,3 +87,11 @@ def read_peak_memory(device: torch.device) -> int:
 
     scale = 1 if platform.system() == "Darwin" else 1024
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * scale
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait until the device has done the work queued on it, so that a timer stops after it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()

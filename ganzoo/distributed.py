@@ -15,7 +15,7 @@ and rank 0's checkpoint (one set of RNG states) restores every rank on resume.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -76,6 +76,13 @@ class Cluster:
                 f"{batch_size * self.world_size} = {batch_size} per rank x {self.world_size}; {lr} applies to the "
                 "global batch (gradients are averaged over ranks, the lr is not rescaled)")
 
+    def draw(self, sampler: Callable[[int], Tensor], n: int) -> Tensor:
+        """``n`` random values for this rank: ``sampler(n * world_size)``, this rank's share of it,
+        so every rank's RNG stays in lock-step (``SoloGame.draw``)."""
+        if self.world_size == 1:
+            return sampler(n)
+        return sampler(n * self.world_size)[self.rank * n:(self.rank + 1) * n]
+
     def any(self, flag: bool) -> bool:
         """True on every rank if it is true on any rank (a stop request, a spent time budget)."""
         if not self.distributed:
@@ -124,14 +131,12 @@ class GanzooDDP(DistributedDataParallel):
             return getattr(self.module, name)
 
     def sample_latents(self, n: int, **kwargs: Any) -> Tensor:
-        return self._my_share(self.module.sample_latents(n * self._cluster.world_size, **kwargs), n)
+        return self._cluster.draw(lambda count: self.module.sample_latents(count, **kwargs), n)
 
     def sample_labels(self, n: int, **kwargs: Any) -> Tensor | None:
-        labels = self.module.sample_labels(n * self._cluster.world_size, **kwargs)
-        return None if labels is None else self._my_share(labels, n)
-
-    def _my_share(self, values: Tensor, n: int) -> Tensor:
-        return values[self._cluster.rank * n:(self._cluster.rank + 1) * n]
+        if self.module.num_classes is None:
+            return None
+        return self._cluster.draw(lambda count: self.module.sample_labels(count, **kwargs), n)
 
 
 def launched_by_torchrun() -> bool:

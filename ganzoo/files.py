@@ -18,6 +18,7 @@ import io
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NoReturn
 
@@ -74,18 +75,30 @@ def temporary_path(path: Path) -> Path:
 
 
 def atomic_write_bytes(data: bytes | memoryview, path: Path) -> None:
-    """Write ``data`` to ``path`` via a temporary file, fsync and rename.
+    """Write ``data`` to ``path`` via a temporary file, fsync and rename (``atomic_output``).
 
     A symbolic link is written through (its target gets the new content, the link stays). An
     ``OSError`` names ``path``, never the temporary file, which is always removed.
     """
+    with atomic_output(path) as temporary:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        try:
+            _write_all(descriptor, data)
+        finally:
+            os.close(descriptor)
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """A temporary path for content too large to hold as bytes (a memory-mapped array), written by
+    the caller in place: fsynced and renamed over ``path`` when the block ends, removed if it fails."""
     destination = _through_symlink(Path(path))
     destination.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_path(destination)
     try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        yield temporary
+        descriptor = os.open(temporary, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            _write_all(descriptor, data)
             os.fsync(descriptor)
         finally:
             os.close(descriptor)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pluggy
 
-from ganzoo.specs import CallbackSpec, DatasetSpec, LossSpec, StrategySpec, VariantSpec
+from ganzoo.specs import AugmentationSpec, CallbackSpec, DatasetSpec, LossSpec, StrategySpec, VariantSpec
 
 PROJECT_NAME = "ganzoo"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -44,3 +44,9 @@ def ganzoo_register_datasets() -> list[DatasetSpec]:
 def ganzoo_register_callbacks() -> list[CallbackSpec]:
     """Return the training callbacks (loggers, probes) this plugin provides; a run selects them
     by name in ``run.callbacks``."""
+
+
+@hookspec
+def ganzoo_register_augmentations() -> list[AugmentationSpec]:
+    """Return the differentiable augmentations (of every image D sees) this plugin provides; a
+    run selects them by name in ``augment.policy``."""

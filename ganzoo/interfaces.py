@@ -6,7 +6,8 @@ Four small abstractions, and nothing else crosses the core/plugin boundary:
 * ``Discriminator`` maps images (and labels) to **logits**, never probabilities: the loss owns the
   non-linearity so it can use the numerically stable, autocast-safe ``*_with_logits`` forms.
 * ``Loss`` turns logits into the discriminator's and the generator's objectives.
-* ``TrainingStrategy`` performs one optimisation step of the game on a ``Game``.
+* ``TrainingStrategy`` performs one optimisation step of the game on a ``Game`` or, for a
+  variant without a discriminator (a diffusion model), on a ``SoloGame``.
 
 Plugins never touch devices, files or the console; the engine owns those.
 """
@@ -17,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -30,12 +31,32 @@ class Generator(nn.Module, ABC):
     """Noise (and optionally a class label) to an image batch in [-1, 1].
 
     Subclasses set ``latent_dim``, ``image_shape`` and ``num_classes`` (``None`` when
-    unconditional) in ``__init__`` and implement ``forward``.
+    unconditional) in ``__init__`` and implement ``forward``. A generator whose latent is not a
+    vector (a diffusion model's x_T is shaped like an image) overrides ``latent_shape``;
+    ``latent_dim`` is then the number of entries of one latent.
     """
 
     latent_dim: int
     image_shape: ImageShape
     num_classes: int | None = None
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """The shape of one latent: ``(latent_dim,)``, or e.g. ``image_shape`` for a diffusion model."""
+        return (self.latent_dim,)
+
+    @property
+    def training_network(self) -> nn.Module:
+        """The module a training step runs, which the loop wraps for torch.compile and DDP. A GAN's
+        generator trains through its own forward; a variant without a discriminator trains a
+        sub-module (a diffusion model's denoiser) whose forward is not sampling."""
+        return self
+
+    def samplers(self) -> dict[str, Generator]:
+        """The ways this generator can sample, by label, each sharing these weights: what
+        ``ganzoo bench`` times. One forward pass for a GAN; a diffusion model has one per
+        sampler and step count."""
+        return {"1 step": self}
 
     @abstractmethod
     def forward(self, latents: Tensor, labels: Tensor | None = None) -> Tensor:
@@ -47,8 +68,9 @@ class Generator(nn.Module, ABC):
 
     def sample_latents(self, n: int, *, generator: torch.Generator | None = None,
                        device: torch.device | str | None = None) -> Tensor:
-        """Draw ``n`` latents from the prior the model was trained with (standard normal)."""
-        return torch.randn(n, self.latent_dim, generator=generator,
+        """Draw ``n`` latents, shaped ``(n, *latent_shape)``, from the prior the model was trained
+        with (standard normal)."""
+        return torch.randn(n, *self.latent_shape, generator=generator,
                            device=device if device is not None else self.device)
 
     def sample_labels(self, n: int, *, generator: torch.Generator | None = None,
@@ -61,17 +83,22 @@ class Generator(nn.Module, ABC):
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int | None = None, labels: Tensor | Sequence[int] | int | None = None,
-               latents: Tensor | None = None, batch_size: int = 1024) -> Tensor:
+               latents: Tensor | None = None, batch_size: int = 1024, truncation: float = 1.0) -> Tensor:
         """Generate ``n`` images in [-1, 1] on the model's device, in eval mode.
 
         Latents are drawn on the CPU from ``seed`` so the same seed gives the same latents on
         every device. ``labels`` may be one class for all images, one per image, or ``None``
-        (random classes for a conditional model).
+        (random classes for a conditional model). ``truncation`` psi < 1 is the truncation
+        trick (``ganzoo.latent.truncate_latents``): latent entries outside the central psi of
+        the prior's mass are redrawn, from the same seeded generator after the labels.
         """
+        from ganzoo.latent import truncate_latents
+
         cpu_rng = seeded_rng(seed) if seed is not None else None
         if latents is None:
             latents = self.sample_latents(n, generator=cpu_rng, device="cpu")
         label_tensor = labels_for(self, n, labels, cpu_rng)
+        latents = truncate_latents(latents, truncation, generator=cpu_rng)
         was_training = self.training
         self.eval()
         try:
@@ -175,6 +202,11 @@ class Batch:
         return self.images.shape[0]
 
 
+def unaugmented(images: Tensor) -> Tensor:
+    """``Game.augment`` of a run without ``augment.policy``: D sees the images as they are."""
+    return images
+
+
 @dataclass
 class Game:
     """Everything one training step touches, handed to the strategy by the run loop.
@@ -185,8 +217,11 @@ class Game:
     one) and steps the optimiser. Nothing freezes the other player for you: the step building
     blocks in ``ganzoo.plugin`` (``generator_update``) freeze D during the G update, which only
     saves work (the D optimiser never steps there). ``step`` is the number of steps completed
-    before this one (lazy regularisation keys on it). Strategies call these rather than talking
-    to devices or ``torch.amp`` themselves.
+    before this one (lazy regularisation keys on it). ``augment(images)`` is the run's
+    differentiable augmentation (``augment.policy``; the identity by default): every image
+    shown to D goes through it, real and fake, in D and G updates alike (the step building
+    blocks do this). Strategies call these rather than talking to devices or ``torch.amp``
+    themselves.
     """
 
     generator: Generator
@@ -197,6 +232,8 @@ class Game:
     autocast: Callable[[], AbstractContextManager[Any]]
     optimize: Callable[[Tensor, torch.optim.Optimizer], None]
     step: int = 0
+    augment: Callable[[Tensor], Tensor] = unaugmented
+    required_statistics: ClassVar[tuple[str, ...]] = ("d_loss", "g_loss")
 
     def fake_batch(self, n: int, labels: Tensor | None = None) -> Batch:
         """Draw ``n`` latents and generate; a conditional model reuses ``labels`` (the real
@@ -211,16 +248,46 @@ class Game:
         return Batch(self.generator(latents, labels), labels)
 
 
+def draw_locally(sampler: Callable[[int], Tensor], n: int) -> Tensor:
+    """``SoloGame.draw`` on one process: ``sampler(n)``."""
+    return sampler(n)
+
+
+@dataclass
+class SoloGame:
+    """What one step of a variant without a discriminator touches: the generator alone.
+
+    ``network`` is ``generator.training_network`` as the loop wrapped it (torch.compile, DDP):
+    call it, not the generator's own sub-module, so that DDP averages its gradients.
+    ``generator`` is the unwrapped generator, for what the step reads from it (a noise schedule).
+    ``draw(sampler, n)`` draws ``n`` random values the step needs (noise, timesteps) with
+    ``sampler(count)``: under DDP it draws for the global batch and keeps this rank's share, so
+    every rank's RNG stays in lock-step. ``autocast``, ``optimize`` and ``step`` are ``Game``'s.
+    """
+
+    generator: Generator
+    network: nn.Module
+    g_optimizer: torch.optim.Optimizer
+    autocast: Callable[[], AbstractContextManager[Any]]
+    optimize: Callable[[Tensor, torch.optim.Optimizer], None]
+    step: int = 0
+    draw: Callable[[Callable[[int], Tensor], int], Tensor] = draw_locally
+    required_statistics: ClassVar[tuple[str, ...]] = ("g_loss",)
+
+
 class TrainingStrategy(ABC):
     """One optimisation step of the game: which player moves how often, and what else happens.
 
     ``batches_per_step`` real batches are handed to ``step`` (one per discriminator update,
     as in the WGAN paper). ``step`` returns detached scalar tensors; the engine decides when to
-    copy them to the host, so a strategy must not call ``.item()``.
+    copy them to the host, so a strategy must not call ``.item()``. An adversarial strategy gets
+    a ``Game`` and returns at least ``d_loss`` and ``g_loss``; one registered with
+    ``StrategySpec(adversarial=False)`` gets a ``SoloGame`` and returns at least ``g_loss``
+    (the generator's objective, e.g. the denoising loss).
     """
 
     batches_per_step: int = 1
 
     @abstractmethod
-    def step(self, game: Game, batches: Sequence[Batch]) -> dict[str, Tensor]:
-        """Update D and G; return at least ``d_loss`` and ``g_loss``."""
+    def step(self, game: Game | SoloGame, batches: Sequence[Batch]) -> dict[str, Tensor]:
+        """Update the players; return at least ``game.required_statistics``."""

@@ -1,5 +1,5 @@
 """Paths through latent space: linear and spherical interpolation between latents, and the
-truncation trick.
+truncation trick (one definition, used by sampling, evaluation and ``ganzoo serve``).
 
 Latents drawn from a high-dimensional standard normal concentrate near a sphere of radius
 sqrt(d); the midpoint of a straight line between two of them is markedly shorter (about
@@ -58,19 +58,32 @@ def interpolate(start: Tensor, end: Tensor, steps: int, mode: InterpolationMode 
     return slerp(start, end, weights) if mode == "slerp" else lerp(start, end, weights)
 
 
-def truncate_latents(latents: Tensor, psi: float) -> Tensor:
-    """The truncation trick (Brock et al. 2019): standard-normal latents mapped into the central
-    ``psi`` of the prior's probability mass, per coordinate.
+def truncation_threshold(psi: float) -> float:
+    """The bound t with P(|z| <= t) = psi for z ~ N(0, 1): t = ndtri((1 + psi) / 2)."""
+    return float(torch.special.ndtri(torch.tensor((1.0 + psi) / 2.0, dtype=torch.float64)))
 
-    Each value z goes to ndtri(1/2 + (ndtr(z) - 1/2) psi): a monotone map that turns N(0, 1) into
-    exactly N(0, 1) truncated to [-t, t] with t = ndtri((1 + psi) / 2), with no new random draws.
-    So the result is a pure function of the latents: as ``psi`` falls, each image moves smoothly
-    towards the average one, and ``psi = 1`` returns the latents unchanged (the plain samples).
-    Smaller ``psi`` trades variety for fidelity.
+
+def truncate_latents(latents: Tensor, psi: float, *, generator: torch.Generator | None = None) -> Tensor:
+    """The truncation trick (Brock et al. 2019): every latent entry outside the central ``psi`` of
+    the prior's probability mass, |z| > t with t = ``truncation_threshold(psi)``, is redrawn
+    from N(0, 1) truncated to [-t, t]; the entries inside stay exactly as they are.
+
+    The redraws take one uniform u per redrawn entry, in order, from ``generator`` (a CPU
+    generator; the global one when ``None``) and map it to ndtri(1/2 + (u - 1/2) psi), which is
+    exactly the truncated normal (what redrawing until inside would give, without a loop). So
+    the result follows N(0, 1) truncated to [-t, t], and with a seeded generator it is the same
+    on every device. ``psi = 1`` returns ``latents`` itself and draws nothing. Smaller ``psi``
+    trades variety for fidelity. This is the one definition: ``Generator.sample(truncation=)``,
+    ``ganzoo sample --truncation``, ``ganzoo eval --truncation`` and ``ganzoo serve`` use it.
     """
     if not 0.0 < psi <= 1.0:
         raise ConfigError(f"truncation must lie in (0, 1] (got {psi}); 1 means no truncation")
     if psi == 1.0:
         return latents
-    quantiles = torch.special.ndtr(latents.double()).sub(0.5).mul(psi).add(0.5)
-    return torch.special.ndtri(quantiles).to(latents.dtype)
+    outside = latents.abs() > truncation_threshold(psi)
+    count = int(outside.sum())
+    uniforms = torch.rand(count, generator=generator, dtype=torch.float64)
+    redrawn = torch.special.ndtri(uniforms.sub(0.5).mul(psi).add(0.5))
+    truncated = latents.clone()
+    truncated[outside] = redrawn.to(device=latents.device, dtype=latents.dtype)
+    return truncated

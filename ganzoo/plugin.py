@@ -6,13 +6,15 @@ and a test holds them to it.
 
 * hooks: ``hookimpl``, and the specs the ``ganzoo_register_*`` hooks return
 * the four interfaces ``Generator``, ``Discriminator``, ``Loss``, ``TrainingStrategy``, and what a
-  step works on: ``Game``, ``Batch``, ``ImageShape``
+  step works on: ``Game`` (G against D), ``SoloGame`` (a variant without a discriminator),
+  ``Batch``, ``ImageShape``
 * options: ``Options`` (the base of a component's pydantic config model), ``NoOptions``
 * errors: ``ConfigError``, ``DataError``, ``GanzooError``
 * step building blocks: ``AlternatingStrategy`` (the template), ``AlternatingOptions``,
-  ``discriminator_update``, ``generator_update``, ``frozen``
+  ``discriminator_update``, ``generator_update``, ``frozen``, ``r1_penalty``
 * datasets: ``ImageDataset``, ``DataConfig``, ``Batch``
 * callbacks: ``Callback``, and ``TrainingRun`` (what a callback is handed)
+* layers: ``spectrally_normalised`` (spectral norm on every Linear/Conv/Embedding weight of a module)
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from ganzoo.config import DataConfig
 from ganzoo.config import StrictModel as Options
 from ganzoo.data import ImageDataset
 from ganzoo.errors import ConfigError, DataError, GanzooError
+from ganzoo.file_datasets import load_image_files
 from ganzoo.hookspecs import hookimpl
-from ganzoo.interfaces import Batch, Discriminator, Game, Generator, ImageShape, Loss, TrainingStrategy
-from ganzoo.specs import CallbackSpec, DatasetSpec, LossSpec, NoOptions, StrategySpec, VariantSpec
+from ganzoo.interfaces import Batch, Discriminator, Game, Generator, ImageShape, Loss, SoloGame, TrainingStrategy
+from ganzoo.layers import spectrally_normalised
+from ganzoo.specs import AugmentationSpec, CallbackSpec, DatasetSpec, LossSpec, NoOptions, StrategySpec, VariantSpec
 from ganzoo.strategies import (AlternatingOptions, AlternatingStrategy, discriminator_update, frozen,
-                               generator_update)
+                               generator_update, r1_penalty)
 from ganzoo.training.callbacks import Callback
 
 if TYPE_CHECKING:
@@ -44,8 +48,9 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "AlternatingOptions", "AlternatingStrategy", "Batch", "Callback", "CallbackSpec", "ConfigError", "DataConfig",
+    "AlternatingOptions", "AlternatingStrategy", "AugmentationSpec", "Batch", "Callback", "CallbackSpec", "ConfigError", "DataConfig",
     "DataError", "DatasetSpec", "Discriminator", "Game", "GanzooError", "Generator", "ImageDataset", "ImageShape",
-    "Loss", "LossSpec", "NoOptions", "Options", "StrategySpec", "TrainingRun", "TrainingStrategy", "VariantSpec",
-    "discriminator_update", "frozen", "generator_update", "hookimpl",
+    "Loss", "LossSpec", "NoOptions", "Options", "SoloGame", "StrategySpec", "TrainingRun", "TrainingStrategy", "VariantSpec",
+    "discriminator_update", "frozen", "generator_update", "hookimpl", "load_image_files", "r1_penalty",
+    "spectrally_normalised",
 ]

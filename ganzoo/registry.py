@@ -32,6 +32,7 @@ _HOOK_FOR_KIND = {
     "strategy": "ganzoo_register_strategies",
     "dataset": "ganzoo_register_datasets",
     "callback": "ganzoo_register_callbacks",
+    "augmentation": "ganzoo_register_augmentations",
 }
 HOOK_NAMES = tuple(_HOOK_FOR_KIND.values())
 BUILTIN_DISTRIBUTIONS = frozenset({"ganzoo", "ganzoo-mlp", "ganzoo-dcgan", "ganzoo-wgan", "ganzoo-conditional"})
@@ -69,7 +70,7 @@ class PluginProblem:
 
 
 class Registry:
-    """Named variants, losses, strategies, datasets and callbacks, with where each came from."""
+    """Named variants, losses, strategies, datasets, callbacks and augmentations, with where each came from."""
 
     def __init__(self) -> None:
         self.components: dict[str, dict[str, Registered]] = {kind: {} for kind in SPEC_TYPES}

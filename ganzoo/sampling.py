@@ -17,8 +17,10 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ganzoo.contracts import count_nonfinite_images
 from ganzoo.errors import ConfigError, WeightsError
 from ganzoo.interfaces import Generator, labels_for, seeded_rng
+from ganzoo.latent import truncate_latents
 
 CHUNK_SIZE = 256
 MEMORY_CAP_BYTES = 4 * 2**30
@@ -26,16 +28,20 @@ MEMINFO = Path("/proc/meminfo")
 """Where the available memory is read on Linux (``MemAvailable``); elsewhere ``os.sysconf``."""
 
 
-def seeded_inputs(generator: Generator, n: int, seed: int,
-                  labels: Tensor | int | None = None) -> tuple[Tensor, Tensor | None]:
-    """The CPU latents and labels ``generator.sample(n, seed=seed, labels=labels)`` would use.
+def seeded_inputs(generator: Generator, n: int, seed: int, labels: Tensor | int | None = None,
+                  truncation: float = 1.0) -> tuple[Tensor, Tensor | None]:
+    """The CPU latents and labels ``generator.sample(n, seed=seed, labels=labels, truncation=...)``
+    would use.
 
     ``labels``: one class for all, one per image, or ``None`` (seeded random classes for a
-    conditional generator, drawn after the latents; ``None`` for an unconditional one).
+    conditional generator, drawn after the latents; ``None`` for an unconditional one). With
+    ``truncation`` below 1 the entries outside the threshold are then redrawn from the same
+    generator (``truncate_latents``); the latents inside it and the labels stay the same.
     """
     rng = seeded_rng(seed)
     latents = generator.sample_latents(n, generator=rng, device="cpu")
-    return latents, labels_for(generator, n, labels, rng)
+    chosen = labels_for(generator, n, labels, rng)
+    return truncate_latents(latents, truncation, generator=rng), chosen
 
 
 def decode_in_chunks(generator: Generator, latents: Tensor, labels: Tensor | None, source: Path,
@@ -51,7 +57,7 @@ def decode_in_chunks(generator: Generator, latents: Tensor, labels: Tensor | Non
 
 def check_finite_images(images: Tensor, source: Path) -> None:
     """Refuse NaN/Inf pixels, which would silently become a black image."""
-    if not bool(torch.isfinite(images).all()):
+    if count_nonfinite_images(images):
         raise WeightsError(f"{str(source)!r}: its weights produce NaN or Inf images (for example damaged "
                            "BatchNorm statistics, or weights from a diverging run); retrain, or use another "
                            "checkpoint")

@@ -58,15 +58,15 @@ def discriminator_update(game: Game, real: Batch, *, penalty: Penalty | None = N
     """One D update on ``real`` and a fake batch; returns its statistics and the fake batch.
 
     The fake batch is generated under ``no_grad`` unless ``keep_fake_graph`` (for a G update that
-    reuses it). ``penalty(game, real, fake)`` adds its weighted terms to the loss, outside
+    reuses it). D sees both batches through ``game.augment``. ``penalty(game, real, fake)`` adds its weighted terms to the loss, outside
     autocast (a penalty picks its own precision). Statistics: ``d_loss`` (the total), each
     penalty term, and the loss's own (``d_real``, ``d_fake``, ...), all detached.
     """
     with game.autocast():
         with torch.set_grad_enabled(keep_fake_graph and torch.is_grad_enabled()):
             fake = game.fake_batch(len(real), real.labels)
-        real_logits = game.discriminator(real.images, real.labels)
-        fake_logits = game.discriminator(fake.images.detach(), fake.labels)
+        real_logits = game.discriminator(game.augment(real.images), real.labels)
+        fake_logits = game.discriminator(game.augment(fake.images.detach()), fake.labels)
     d_loss = game.loss.discriminator_loss(real_logits, fake_logits)
     terms = penalty(game, real, fake) if penalty is not None else {}
     for term in terms.values():
@@ -81,17 +81,17 @@ def generator_update(game: Game, real: Batch, fake: Batch | None = None) -> Tens
     """One G update against the frozen discriminator; returns the detached G loss.
 
     ``fake`` is a batch generated with autograd on (``fake_batch = "reuse"``); by default a fresh
-    one is drawn. The real batch is scored (without gradients) only for a loss that asks for
+    one is drawn, and D sees it through ``game.augment``. The real batch is scored (without gradients) only for a loss that asks for
     real logits (``Loss.generator_needs_real_logits``).
     """
     with frozen(game.discriminator):
         with game.autocast():
             if fake is None:
                 fake = game.fake_batch(len(real), real.labels)
-            fake_logits = game.discriminator(fake.images, fake.labels)
+            fake_logits = game.discriminator(game.augment(fake.images), fake.labels)
             if game.loss.generator_needs_real_logits:
                 with torch.no_grad():
-                    real_logits = game.discriminator(real.images, real.labels)
+                    real_logits = game.discriminator(game.augment(real.images), real.labels)
         if game.loss.generator_needs_real_logits:
             g_loss = game.loss.generator_loss(fake_logits, real_logits)
         else:
@@ -129,3 +129,37 @@ class AlternatingStrategy(TrainingStrategy):
             self.after_discriminator_update(game)
         g_loss = generator_update(game, batches[-1], fake if self.reuse_fake else None)
         return {"d_loss": stats["d_loss"], "g_loss": g_loss, **stats}
+
+
+class R1Options(AlternatingOptions):
+    gamma: float = Field(10.0, ge=0, le=1e4, description="R1 weight: the penalty is gamma/2 E||grad D(x)||^2")
+    every: int = Field(16, ge=1, le=1000, description="lazy regularisation: apply every k steps, times k")
+
+
+def r1_penalty(game: Game, real: Batch, gamma: float) -> Tensor:
+    """gamma/2 E[||grad_x D(augment(x))||^2] on the real batch (Mescheder et al. 2018), in fp32.
+
+    The inner gradient is taken with autocast off: in bf16/fp16 it would lose precision, and under
+    fp16 it would bypass the GradScaler (which only sees the final loss). ``create_graph`` keeps
+    its graph so that the penalty backpropagates into D's weights.
+    """
+    images = real.images.detach().float().requires_grad_(True)
+    with torch.autocast(images.device.type, enabled=False):
+        logits = game.discriminator(game.augment(images), real.labels).float()
+        (gradients,) = torch.autograd.grad(logits.sum(), images, create_graph=True)
+    return gamma / 2 * gradients.square().flatten(start_dim=1).sum(dim=1).mean()
+
+
+class R1Strategy(AlternatingStrategy):
+    """The alternating game plus R1 on real data, lazy as in StyleGAN2: applied at every k-th step
+    (``game.step % every == 0``) and multiplied by k, so its average weight is gamma/2; logged
+    as ``r1`` (0 on the steps in between, so the logged mean is the average weight added)."""
+
+    def __init__(self, options: R1Options) -> None:
+        super().__init__(options)
+        self.gamma, self.every = options.gamma, options.every
+
+    def discriminator_penalty(self, game: Game, real: Batch, fake: Batch) -> dict[str, Tensor]:
+        if game.step % self.every:
+            return {"r1": torch.zeros((), device=real.images.device)}
+        return {"r1": self.every * r1_penalty(game, real, self.gamma)}

@@ -88,11 +88,12 @@ def assert_learned(result: Any, keys: tuple[str, ...] = ("d_loss", "g_loss"), mi
 
 
 def assert_finite_step(result: Any, image_shape: tuple[int, int, int]) -> None:
-    """A run finished its steps with finite losses and a generator that makes ``image_shape`` images."""
+    """A run finished its steps with finite losses and a generator that makes ``image_shape`` images.
+    Every game logs ``g_loss``; a GAN's also ``d_loss`` (the loop refuses a strategy that omits it)."""
     from ganzoo.weights import load_generator
 
     assert result.progress.global_step >= 1
-    assert {"d_loss", "g_loss"} <= set(result.last_stats)
+    assert "g_loss" in result.last_stats
     assert all(math.isfinite(value) for value in result.last_stats.values()), result.last_stats
     samples = load_generator(result.generator_path, device="cpu").sample(4, seed=0)
     assert samples.shape == (4, *image_shape) and samples.abs().max() <= 1

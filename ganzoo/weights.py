@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ganzoo.version import __version__
 from ganzoo.config import validate_model
-from ganzoo.contracts import check_generator
+from ganzoo.contracts import check_generator, count_nonfinite_images
 from ganzoo.errors import GanzooError, PluginError, UnknownNameError, WeightsError
 from ganzoo.interfaces import Generator
 from ganzoo.devices import resolve_device
@@ -44,8 +44,15 @@ class GeneratorMetadata(BaseModel):
     model_config_: dict[str, Any] = Field(alias="model_config")
     image_shape: tuple[Channels, Side, Side]
     latent_dim: int = Field(gt=0, le=1_000_000)
+    latent_shape_: tuple[Annotated[int, Field(gt=0, le=1_000_000)], ...] | None = Field(
+        None, alias="latent_shape", min_length=1, max_length=8)
     num_classes: int | None = Field(None, gt=0, le=1_000_000)
     class_names: list[str] | None = None
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """One latent's shape; files written before image-shaped latents hold vectors."""
+        return self.latent_shape_ or (self.latent_dim,)
 
     @model_validator(mode="after")
     def _names_fit_classes(self) -> GeneratorMetadata:
@@ -67,6 +74,7 @@ def save_generator(generator: Generator, path: Path, *, variant: str, model_conf
         "model_config": json.dumps(model_config, sort_keys=True),
         "image_shape": json.dumps(list(generator.image_shape)),
         "latent_dim": str(generator.latent_dim),
+        "latent_shape": json.dumps(list(generator.latent_shape)),
         "num_classes": json.dumps(generator.num_classes),
         "class_names": json.dumps(class_names),
         **(extra or {}),
@@ -87,7 +95,7 @@ def _parse_metadata(raw: dict[str, str], path: Path) -> GeneratorMetadata:
     try:
         decoded = {key: raw[key] if key in ("format", "variant", "plugin", "plugin_version", "ganzoo_version")
                    else json.loads(raw[key]) for key in raw if key in GeneratorMetadata.model_fields
-                   or key == "model_config"}
+                   or key in ("model_config", "latent_shape")}
         return GeneratorMetadata.model_validate(decoded)
     except (json.JSONDecodeError, ValidationError, TypeError) as exc:
         detail = _first_problem(exc) if isinstance(exc, ValidationError) else str(exc).splitlines()[0]
@@ -128,6 +136,10 @@ def load_generator(path: Path | str, device: str | torch.device = "auto",
     except Exception as exc:
         raise WeightsError(f"{str(path)!r}: variant {metadata.variant!r} could not be built from the "
                            f"file's config ({type(exc).__name__}: {exc}); the file does not match the plugin") from None
+    if tuple(generator.latent_shape) != metadata.latent_shape:
+        raise WeightsError(f"{str(path)!r} says its latents are shaped {metadata.latent_shape}, but its variant "
+                           f"{metadata.variant!r} builds {tuple(generator.latent_shape)} from the file's config; "
+                           "the metadata is damaged or was edited: re-export the weights")
     check_tensors_fit(generator, tensors, path)
     generator.load_state_dict(tensors, strict=True)
     check_generator(generator, metadata.image_shape, what=f"variant {metadata.variant!r} ({metadata.plugin})",
@@ -153,7 +165,7 @@ def check_finite_probe(generator: Generator, path: Path) -> None:
         images = generator(latents, labels)
     finally:
         generator.train(was_training)
-    bad = int((~torch.isfinite(images.float().flatten(1))).any(dim=1).sum())
+    bad = count_nonfinite_images(images)
     if bad:
         raise WeightsError(f"{str(path)!r}: the generator makes NaN or Inf images from these weights ({bad} of "
                            f"{count} probe images); they are from a diverged run or damaged, use an earlier checkpoint")

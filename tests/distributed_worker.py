@@ -20,7 +20,6 @@ import torch
 from ganzoo.build import build
 from ganzoo.data import epoch_order
 from ganzoo.distributed import session
-from ganzoo.interfaces import Game
 from ganzoo.plan import make_plan
 from ganzoo.precision import Precision
 from ganzoo.registry import get_registry
@@ -46,13 +45,12 @@ def main(out: Path, batch_size: int, steps: int) -> None:
     with session("cpu") as cluster:
         seed_everything(config.run.seed)
         parts = build(plan, device)
-        dataset, generator, discriminator = parts.dataset, parts.generator, parts.discriminator
+        dataset, generator, discriminator = parts.dataset, parts.generator, parts.adversary.discriminator
         precision = Precision(device, "fp32")
-        precision.attach(g=parts.g_optimizer, d=parts.d_optimizer)
+        precision.attach(**{player.key: player.optimizer for player in parts.players})
         strategy = parts.strategy
-        game = Game(generator=cluster.wrap(generator, device), discriminator=cluster.wrap(discriminator, device),
-                    loss=parts.loss, g_optimizer=parts.g_optimizer, d_optimizer=parts.d_optimizer,
-                    autocast=precision.autocast, optimize=precision.optimize)
+        game = parts.new_game(lambda module: cluster.wrap(module, device), autocast=precision.autocast,
+                              optimize=precision.optimize, draw=cluster.draw)
         order = cluster.shard(epoch_order(len(dataset), seed=config.run.seed, epoch=0), batch_size)
         history = []
         for step in range(steps):

@@ -27,9 +27,10 @@ def test_the_benchmarks_run_in_smoke_mode_and_print_one_table(tmp_path: Path) ->
     summary = run.stdout.split("ganzoo benchmark summary", 1)[-1]
     assert "ganzoo step throughput" in summary and "mlp-32-b8" in summary
     assert "fp32 matmul ceiling" in summary and "target engine/plain >= 0.97" in summary
+    assert "sampling cost dcgan-vs-ddpm-32" in summary and "DDPM 1000 steps" in summary
 
     infos = [bench["extra_info"] for bench in json.loads(saved.read_text())["benchmarks"]]
-    assert {info["kind"] for info in infos} == {"ceiling", "step", "sample", "load", "serve"}
+    assert {info["kind"] for info in infos} == {"ceiling", "step", "sample", "load", "serve", "data", "sampler-cost"}
     loops = {name for info in infos if info["kind"] == "step" for name in info["loops"]}
     assert loops == {"plain", "engine", "engine-reuse", "engine+channels_last", "engine+channels_last+foreach",
                      "plain-again"}

@@ -9,9 +9,9 @@ import torch
 from PIL import Image
 
 from ganzoo.config import DataConfig
-from ganzoo.data import (epoch_order, load_embedded_mnist, load_image_folder, load_mnist, read_idx,
-                         to_uint8, to_unit_range)
+from ganzoo.data import epoch_order, load_embedded_mnist, load_mnist, read_idx, to_uint8, to_unit_range
 from ganzoo.errors import DataError
+from ganzoo.file_datasets import load_image_folder
 
 
 def test_embedded_mnist_is_the_real_test_split():

@@ -30,7 +30,8 @@ from pydantic import BaseModel
 
 import ganzoo.plugin
 from ganzoo.cli.train import FLAG_KEYS
-from ganzoo.config import DataConfig, OptimizerConfig, RunConfig, TrainConfig, parse_set_items
+from ganzoo.config import (AugmentConfig, DataConfig, EMAConfig, OptimizerConfig, RunConfig, TrainConfig,
+                           parse_set_items)
 from ganzoo.losses import RelativisticAverageLoss
 from ganzoo.plan import make_plan
 from ganzoo.registry import PluginInfo, Registry, build_registry
@@ -148,6 +149,21 @@ def test_r1_penalty_is_gamma_over_two_times_the_squared_gradient_norm(examples: 
     assert game.discriminator.weight.grad is not None and game.discriminator.weight.grad.abs().sum() > 0
     game.step = 7
     assert strategy.discriminator_penalty(game, real, real) == {}  # lazy: only every k-th step
+
+
+def test_augmentation_example_keeps_shapes_and_trains_with_the_builtins(docs_registry: Registry,
+                                                                         examples: dict[str, types.ModuleType],
+                                                                         tmp_path: Path) -> None:
+    images = torch.rand(64, 1, 4, 4, requires_grad=True)
+    flipped = examples["augmentation"].random_flip(images, torch.Generator().manual_seed(0))
+    mirrored = [bool(torch.equal(out, image.flip(-1))) for out, image in zip(flipped, images)]
+    assert flipped.shape == images.shape and 16 < sum(mirrored) < 48
+    flipped.sum().backward()
+    assert images.grad is not None
+    result = tiny_run(docs_registry, tmp_path / "run", {"variant": "mlp",
+                                                       "augment": {"policy": "translation,my-flip"}})
+    assert result.progress.global_step == 4
+    assert_finite_losses(result)
 
 
 def test_relativistic_loss_trains_the_mlp_variant(docs_registry: Registry, tmp_path: Path) -> None:
@@ -343,7 +359,7 @@ def _section(text: str, title: str) -> str:
 
 
 @pytest.mark.parametrize(("title", "model"), [("data", DataConfig), ("optimizer", OptimizerConfig),
-                                              ("run", RunConfig)])
+                                              ("ema", EMAConfig), ("augment", AugmentConfig), ("run", RunConfig)])
 def test_configuration_lists_every_field_with_its_default(title: str, model: type[BaseModel]) -> None:
     section = _section((PAGES / "configuration.md").read_text(encoding="utf-8"), title)
     for name, field in model.model_fields.items():

@@ -21,16 +21,6 @@ from ganzoo.metrics.backbones import INCEPTION_WEIGHTS_FILE, InceptionBackbone
 from ganzoo.metrics.classifier import load_classifier, read_card
 
 
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private ganzoo cache, and no Inception weights from anywhere on this machine."""
-    root = tmp_path / "cache"
-    monkeypatch.setenv("GANZOO_CACHE", str(root))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
-    monkeypatch.delenv("GANZOO_INCEPTION_WEIGHTS", raising=False)
-    return root
-
-
 @pytest.fixture(scope="module")
 def held_out() -> ImageDataset:
     """400 real digits at 16x16 that the classifier never trained on."""

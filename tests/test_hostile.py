@@ -558,11 +558,11 @@ CASES = [
          "variant 'column-logits' (shape-bugs): the discriminator returned shape (2, 1) for 2 images, expected (2,)",
          fake_plugin("shape-bugs", SHAPE_BUGS), PLUGIN_SITE),
     Case("plugin: the variant of a plugin with a misspelt hook", "plugin", ["train", "typo-gan", *FAST],
-         "unknown variant 'typo-gan'; known variants: cgan-dcgan, cgan-mlp, dcgan, dcgan-64, mlp, wgan-clip, wgan-gp; "
+         "unknown variant 'typo-gan'; known variants: acgan, cgan-dcgan, cgan-mlp, dcgan, dcgan-64, ddpm, ddpm-conditional, mlp, resnet, resnet-projection, sngan, wgan-clip, wgan-gp; "
          "plugins that failed to load: 'typo-gan' (`ganzoo list` says why)", fake_plugin("typo-gan", MISSPELT_HOOK),
          PLUGIN_SITE),
     Case("plugin: the variant of a plugin that fails to import", "plugin", ["train", "fancy", *FAST],
-         "unknown variant 'fancy'; known variants: cgan-dcgan, cgan-mlp, dcgan, dcgan-64, mlp, wgan-clip, wgan-gp; plugins that failed to load: 'fancy-gan' (`ganzoo list` says why)", fake_plugin("fancy-gan", RAISES_ON_IMPORT),
+         "unknown variant 'fancy'; known variants: acgan, cgan-dcgan, cgan-mlp, dcgan, dcgan-64, ddpm, ddpm-conditional, mlp, resnet, resnet-projection, sngan, wgan-clip, wgan-gp; plugins that failed to load: 'fancy-gan' (`ganzoo list` says why)", fake_plugin("fancy-gan", RAISES_ON_IMPORT),
          PLUGIN_SITE),
     # `ganzoo list` keeps working beside a broken plugin: exit 0, the tables, and one line naming it.
     Case("plugin: raises on import, list still works", "plugin", ["list"],

@@ -25,8 +25,9 @@ from torch import Tensor, nn
 import ganzoo
 from ganzoo.cli import main
 from ganzoo.config import DataConfig, load_config_file
-from ganzoo.data import EMBEDDED_MNIST, ImageDataset, load_embedded_mnist, load_image_folder, load_mnist, read_idx
+from ganzoo.data import EMBEDDED_MNIST, ImageDataset, load_embedded_mnist, load_mnist, read_idx
 from ganzoo.errors import ConfigError, DataError, GanzooError, WeightsError
+from ganzoo.file_datasets import load_image_folder
 from ganzoo.image_files import decode_image
 from ganzoo.inputs import open_input, read_input_bytes
 from ganzoo.interfaces import Generator

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from ganzoo.training.checkpoints import load_checkpoint
@@ -29,8 +30,14 @@ TOTAL_STEPS = 64
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "COLUMNS": "200"}
 
 
-def start(out: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "ganzoo", *TRAIN, "--out", str(out), *extra], env=ENV,
+TOOLBOX = ["--strategy", "r1", "--set", "strategy.options.every=2", "--set", "ema.enabled=true",
+           "--set", "ema.rampup=true", "--set", "augment.policy=translation,cutout,color"]
+"""EMA, DiffAugment (its own RNG) and lazy R1: the state a resume must also bring back exactly."""
+
+
+def start(out: Path, *extra: str, toolbox: bool = False) -> subprocess.Popen[str]:
+    options = TOOLBOX if toolbox else []
+    return subprocess.Popen([sys.executable, "-m", "ganzoo", *TRAIN, *options, "--out", str(out), *extra], env=ENV,
                             cwd=out.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -60,17 +67,18 @@ def logged_rows(out: Path) -> list[dict[str, object]]:
     return [{k: v for k, v in row.items() if k not in ("elapsed_s", "images_per_s")} for row in rows]
 
 
-def test_killed_and_resumed_run_ends_bit_for_bit_equal_to_an_uninterrupted_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("toolbox", [False, True], ids=["plain", "ema-augment-r1"])
+def test_killed_and_resumed_run_ends_bit_for_bit_equal_to_an_uninterrupted_one(tmp_path: Path, toolbox: bool) -> None:
     seed = int(os.environ.get("GANZOO_KILL_SEED", random.randrange(2**32)))
     rng = random.Random(seed)
     reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
-    reference = start(reference_dir)  # runs alongside the interrupted one
+    reference = start(reference_dir, toolbox=toolbox)  # runs alongside the interrupted one
 
     # Interruptions: SIGKILL at random moments (mid-step or mid-write), and the polite signals.
     interruptions = [signal.SIGKILL, signal.SIGTERM, signal.SIGKILL, signal.SIGINT, signal.SIGKILL]
     history, last_step = [], 0
     for number, how in enumerate(interruptions):
-        process = start(killed_dir, *(["--resume"] if number else []))
+        process = start(killed_dir, *(["--resume"] if number else []), toolbox=toolbox)
         target = last_step + rng.randint(1, 6)
         if not wait_for_step(process, killed_dir, target):
             break  # finished before we got to it: the later comparison still holds
@@ -94,7 +102,7 @@ def test_killed_and_resumed_run_ends_bit_for_bit_equal_to_an_uninterrupted_one(t
         last_step = step
     assert len(history) >= 3, f"too few interruptions landed mid-run: {history} (kill seed {seed})"
 
-    final = start(killed_dir, "--resume")
+    final = start(killed_dir, "--resume", toolbox=toolbox)
     assert final.wait(timeout=300) == 0, final.communicate()[1]
     assert reference.wait(timeout=300) == 0, reference.communicate()[1]
     for name in ("checkpoints/last.safetensors", "generator.safetensors"):

@@ -27,6 +27,8 @@ class BenchConfig(StrictModel):
     precision: PrecisionName = "auto"
     eval_points: int = Field(4, ge=1, le=100, description="evaluations along training (the curve)")
     eval_samples: int = Field(2_000, ge=10, le=200_000, description="generated images per evaluation")
+    sampling_images: int = Field(16, ge=1, le=10_000, description="images per sampling-cost measurement, one batch "
+                                                                 "per sampler of each trained generator")
     out_dir: Path = Path("runs/bench")
     overrides: dict[str, Any] = Field(default_factory=dict, description="config layer for every variant")
 
@@ -53,6 +55,8 @@ class SeedResult:
     curve: list[dict[str, float]] = field(default_factory=list)
     final: dict[str, float] = field(default_factory=dict)
     best: dict[str, float] = field(default_factory=dict)
+    sampling: dict[str, float] = field(default_factory=dict)
+    """Images per second of each of the trained generator's samplers, by label (``Generator.samplers``)."""
 
 
 @dataclass
@@ -62,7 +66,8 @@ class VariantResult:
     plugin_version: str
     seeds: list[SeedResult]
     summary: dict[str, dict[str, float]]
-    """``{"images_per_second": {"mean", "std", "min", "max"}, "final.fd": {...}, "best.kid": ...}``"""
+    """``{"images_per_second": {"mean", "std", "min", "max"}, "final.fd": {...}, "best.kid": ...,
+    "sampling.DDIM 50 steps": ...}``"""
 
 
 @dataclass

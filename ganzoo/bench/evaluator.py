@@ -62,7 +62,8 @@ class Evaluator:
 
 
 class EvaluationCurve(Callback):
-    """Evaluate the live generator at ``points`` evenly spaced fractions of the run's budget.
+    """Evaluate the live generator (``run.sampling_generator``: the EMA copy when ``ema.enabled``)
+    at ``points`` evenly spaced fractions of the run's budget.
 
     Under a time budget (``run.max_seconds``) the points are training seconds, otherwise steps
     (``total_steps * i / points``); the last point is the end of the run. Each row holds the
@@ -97,6 +98,6 @@ class EvaluationCurve(Callback):
             run.log()  # the statistics up to this point
             row = {"images": float(run.progress.images_seen), "train_seconds": run.clock.elapsed(),
                    **{f"train.{key}": value for key, value in run.last_stats.items()}}
-            row.update(self.evaluator.evaluate(run.parts.generator, seed=self.seed))
+            row.update(self.evaluator.evaluate(run.sampling_generator, seed=self.seed))
             self.curve.append(row)
             reset_peak_memory(run.device)

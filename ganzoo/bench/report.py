@@ -20,7 +20,8 @@ from ganzoo.metrics.catalogue import METRICS, lower_is_better
 TABLE_METRICS = [metric for metric in METRICS.values() if metric.short is not None]
 """The metrics the table shows (the JSON has every one), in catalogue order."""
 TRAINING_CURVE_KEYS = ("train.d_loss", "train.g_loss")
-FINAL_AND_BEST = "Metrics at the end of training, mean±std over seeds, and (their best along training)"
+FINAL_AND_BEST = ("Metrics at the end of training, mean±std over seeds, and (their best along training); "
+                  "sample img/s: the trained generator's sampling speed with each of its samplers")
 
 
 def metric_label(key: str) -> str:
@@ -38,6 +39,13 @@ def metric_names(report: BenchReport) -> list[str]:
     found = {key.partition(".")[2] for variant in report.variants for key in variant.summary
              if key.startswith("final.")}
     return [key for metric in TABLE_METRICS for key in sorted(found) if key.rpartition(".")[2] == metric.name]
+
+
+def sampler_labels(report: BenchReport) -> list[str]:
+    """The samplers timed in any variant (``Generator.samplers``), fewest steps first."""
+    labels = {key.removeprefix("sampling."): None for variant in report.variants for key in variant.summary
+              if key.startswith("sampling.")}
+    return sorted(labels, key=lambda label: int("".join(filter(str.isdigit, label)) or 0))
 
 
 def _pm(summary: dict[str, dict[str, float]], key: str, scale: float = 1.0, digits: int = 1) -> str:
@@ -68,6 +76,10 @@ def table_rows(report: BenchReport) -> tuple[list[str], list[list[str]]]:
         ["train s", *(_pm(v.summary, "train_seconds") for v in report.variants), ""],
         ["peak MiB", *(_pm(v.summary, "peak_memory_bytes", scale=2**20, digits=0) for v in report.variants), ""],
     ]
+    for sampler in sampler_labels(report):  # the cost of sampling beside the quality: 1 step, DDIM 50 steps ...
+        key = f"sampling.{sampler}"
+        rows.append([f"sample img/s, {sampler}", *(_pm(v.summary, key, digits=_digits(v.summary[key]["mean"]))
+                                                   if key in v.summary else "-" for v in report.variants), ""])
     for name in metric_names(report):
         row = [metric_label(name)]
         for variant in report.variants:
@@ -91,8 +103,10 @@ def protocol_line(report: BenchReport) -> str:
               f"{evaluation['num_real']:,} real ({evaluation['real_dataset']}, {evaluation['real_split']} split) "
               f"at {'x'.join(map(str, evaluation['resolution']))}; "
               "real vs real = two disjoint halves of the real images" if evaluation.get("backbones") else "none ran")
+    sampling = p.get("sampling")
+    timed = f"; sampling timed on {sampling['images']} images in one batch" if sampling else ""
     return (f"{p['dataset']}, budget {budget} per run, seeds {p['seeds']}, batch {p['batch_size']}, "
-            f"{p['device_name']} ({p['device']}, precision {p['precision']}); metrics: {judged}")
+            f"{p['device_name']} ({p['device']}, precision {p['precision']}); metrics: {judged}{timed}")
 
 
 def rich_table(report: BenchReport) -> Table:

@@ -26,13 +26,15 @@ from ganzoo.bench.config import BenchConfig, BenchReport, SeedResult, VariantRes
 from ganzoo.bench.evaluator import EvaluationCurve, Evaluator
 from ganzoo.build import build_strategy
 from ganzoo.config import merge_layers
-from ganzoo.devices import describe_device, resolve_device
+from ganzoo.devices import describe_device, resolve_device, synchronize
+from ganzoo.interfaces import Generator
 from ganzoo.metrics.catalogue import lower_is_better
 from ganzoo.plan import make_plan
 from ganzoo.registry import Registry, get_registry
 from ganzoo.training.callbacks import Callback
 from ganzoo.training.loop import train
 from ganzoo.version import __version__
+from ganzoo.weights import load_generator
 
 
 def run_bench(config: BenchConfig, *, registry: Registry | None = None, callbacks: Sequence[Callback] = (),
@@ -78,14 +80,32 @@ def _train_and_evaluate(variant: str, seed: int, config: BenchConfig, registry: 
     result = train(plan, callbacks=[*callbacks, curve], overwrite=True)
     progress = result.progress
     names = evaluator.metric_names
+    generator = load_generator(result.generator_path, device=evaluator.device, registry=registry)
     return SeedResult(
         seed=seed, images=progress.images_seen, steps=progress.global_step,
         train_seconds=round(progress.elapsed_seconds, 3),
         images_per_second=round(progress.images_seen / max(progress.elapsed_seconds, 1e-9), 1),
         peak_memory_bytes=curve.peak_memory, resolution=[plan.config.data.image_size] * 2, curve=curve.curve,
         final={key: curve.curve[-1][key] for key in names if key in curve.curve[-1]},
-        best=_best(curve.curve, names),
+        best=_best(curve.curve, names), sampling=measure_sampling(generator, config.sampling_images),
     )
+
+
+def measure_sampling(generator: Generator, images: int) -> dict[str, float]:
+    """Images per second of each way the generator samples (``Generator.samplers``): one forward
+    pass for a GAN, tens to a thousand denoiser passes for a diffusion model. Each sampler makes
+    ``images`` seeded images in one batch, timed to the end of the device's work, after one
+    warm-up image from the cheapest sampler."""
+    samplers = generator.samplers()
+    next(iter(samplers.values())).sample(1, seed=0)
+    rates = {}
+    for label, sampler in samplers.items():
+        synchronize(generator.device)
+        start = time.perf_counter()
+        sampler.sample(images, seed=0, batch_size=images)
+        synchronize(generator.device)
+        rates[label] = round(images / max(time.perf_counter() - start, 1e-9), 2)
+    return rates
 
 
 def _variant_layer(config: BenchConfig, variant: str, seed: int) -> dict[str, Any]:
@@ -116,7 +136,7 @@ def summarise(seeds: list[SeedResult]) -> dict[str, dict[str, float]]:
         "peak_memory_bytes": [float(s.peak_memory_bytes) for s in seeds],
     }
     for seed in seeds:
-        for prefix, values in (("final", seed.final), ("best", seed.best)):
+        for prefix, values in (("final", seed.final), ("best", seed.best), ("sampling", seed.sampling)):
             for key, value in values.items():
                 columns.setdefault(f"{prefix}.{key}", []).append(value)
     return {key: spread(values) for key, values in columns.items()}
@@ -149,5 +169,6 @@ def describe_protocol(config: BenchConfig, device: torch.device, evaluator: Eval
         "seeds": list(range(config.seeds)), "batch_size": config.batch_size, "precision": config.precision,
         "device": str(device), "device_name": describe_device(device), "eval_points": config.eval_points,
         "evaluation": evaluator.protocol, "overrides": config.overrides, "versions": versions,
+        "sampling": {"images": config.sampling_images, "batch": config.sampling_images},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

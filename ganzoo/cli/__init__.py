@@ -24,7 +24,7 @@ from ganzoo.errors import GanzooError, TrainingInterrupted
 from ganzoo.files import describe_os_error
 
 SUBCOMMANDS = ("ganzoo.cli.train", "ganzoo.cli.sample", "ganzoo.cli.listing", "ganzoo.cli.bench",
-               "ganzoo.cli.evaluate", "ganzoo.cli.interpolate", "ganzoo.cli.serve")
+               "ganzoo.cli.evaluate", "ganzoo.cli.interpolate", "ganzoo.cli.serve", "ganzoo.cli.export")
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 

@@ -17,7 +17,7 @@ from ganzoo.files import check_output_path
 from ganzoo.metrics.backbones import cache_dir
 
 FIELDS = ("dataset", "data_root", "image_size", "limit", "budget_images", "budget_seconds", "seeds", "batch_size",
-          "device", "precision", "eval_points", "eval_samples")
+          "device", "precision", "eval_points", "eval_samples", "sampling_images")
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -39,6 +39,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
     parser.add_argument("--eval-points", type=int, help="evaluations along training, for the curve (default 4)")
     parser.add_argument("--eval-samples", type=int, help="generated images per evaluation (default 2000)")
+    parser.add_argument("--sampling-images", type=int,
+                        help="images per sampling-speed measurement, one batch per sampler (default 16)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench"), help="report directory (default runs/bench)")
     parser.add_argument("--set", dest="set_items", action="append", default=[], metavar="KEY=VALUE",
                         help="config value for every variant, e.g. --set run.channels_last=true (repeatable)")

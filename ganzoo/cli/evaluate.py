@@ -26,10 +26,11 @@ from ganzoo.errors import ConfigError
 from ganzoo.files import check_output_path
 from ganzoo.inputs import read_input_text
 from ganzoo.metrics.backbones import cache_dir
-from ganzoo.metrics.catalogue import METRICS, format_value
 from ganzoo.metrics.preflight import check_evaluable_shape, check_same_shape
-from ganzoo.metrics.result import DEFAULT_NUM_SAMPLES, EvaluationResult, MetricValue
+from ganzoo.metrics.result import DEFAULT_NUM_SAMPLES, EvaluationResult
 from ganzoo.registry import get_registry
+from ganzoo.training.model_card import evaluation_markdown, update_metrics_section
+from ganzoo.training.rundir import RunDirectory
 from ganzoo.weights import load_generator
 
 
@@ -47,6 +48,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         help=f"generated samples (default {DEFAULT_NUM_SAMPLES:,})")
     parser.add_argument("--num-real", type=int, help="real samples (default: the whole real set)")
     parser.add_argument("--seed", type=seed, default=0, help="latent seed of the generated samples")
+    parser.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
+                        help="truncation trick: redraw latent entries outside the central PSI of the prior "
+                             "(0 < PSI <= 1; default 1, none); recorded in the result's protocol")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--dataset", help="real dataset (default: the run's, else mnist-embedded)")
     parser.add_argument("--data-root", type=Path, help="real dataset directory")
@@ -77,15 +81,20 @@ def run(args: argparse.Namespace, console: Console) -> int:
     result = evaluate(generator, dataset, args.metrics, backbones=args.backbone, num_samples=args.num,
                       num_real=args.num_real, seed=args.seed, split=data.split if data.name != "mnist-embedded"
                       else "test", baseline=not args.no_baseline, inception_weights=args.inception_weights,
-                      registry=registry, note=lambda line: errors.print(f"[yellow]note:[/] {escape(line)}"))
+                      registry=registry, note=lambda line: errors.print(f"[yellow]note:[/] {escape(line)}"),
+                      truncation=args.truncation)
     result.protocol["weights"] = str(args.weights)
     console.print(results_table(result))
     protocol = result.protocol
     console.print(f"{protocol['num_generated']:,} generated vs {protocol['num_real']:,} real "
                   f"({protocol['real_dataset']}, {protocol['real_split']} split) at "
-                  f"{'x'.join(map(str, protocol['resolution']))}, seed {protocol['seed']}", soft_wrap=True)
+                  f"{'x'.join(map(str, protocol['resolution']))}, seed {protocol['seed']}"
+                  + (f", truncation {protocol['truncation']}" if "truncation" in protocol else ""), soft_wrap=True)
     result.write_json(out)
     console.print(f"result: {out}", soft_wrap=True)
+    card = RunDirectory(args.weights.parent).model_card
+    if update_metrics_section(card, evaluation_markdown(result)):
+        console.print(f"model card: {card} (metrics section updated)", soft_wrap=True)
     return 0
 
 
@@ -154,13 +163,6 @@ def results_table(result: EvaluationResult) -> Table:
     table.add_column("real vs real", justify="right")
     table.add_column("better")
     for value in result.values:
-        label = "FID" if value.name == "fid" and value.backbone == "inception" else METRICS[value.name].label
-        table.add_row(label, value.backbone, _format(value, value.value, value.std),
-                      "" if value.baseline is None else _format(value, value.baseline, None),
+        table.add_row(value.label, value.backbone, value.shown, value.baseline_shown,
                       "lower" if value.lower_is_better else "higher")
     return table
-
-
-def _format(metric: MetricValue, number: float, std: float | None) -> str:
-    text = format_value(metric.name, number)
-    return text if std is None else f"{text} ± {format_value(metric.name, std)}"

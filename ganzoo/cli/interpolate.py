@@ -51,10 +51,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
     layout = GridLayout(args.pairs * args.steps, generator.image_shape, nrow=args.steps)
     check_sampling_memory(layout.count, generator.image_shape, layout.nbytes, fix="ask for fewer --pairs or --steps")
     rng = seeded_rng(args.seed)
-    endpoints = generator.sample_latents(2 * args.pairs, generator=rng, device="cpu")
+    endpoints = rearrange(generator.sample_latents(2 * args.pairs, generator=rng, device="cpu"), "n ... -> n (...)")
     path = interpolate(endpoints[:args.pairs], endpoints[args.pairs:], args.steps, args.mode)
     labels = row_labels(generator.num_classes, args.label, args.pairs, rng)
-    write_grid(decode_in_chunks(generator, rearrange(path, "p t d -> (p t) d"),
+    latents = rearrange(path, "p t d -> (p t) d").reshape(-1, *generator.latent_shape)  # image-shaped ones too
+    write_grid(decode_in_chunks(generator, latents,
                                 None if labels is None else labels.repeat_interleave(args.steps), args.weights),
                layout, args.out)
     console.print(f"wrote {args.pairs} {args.mode} interpolations of {args.steps} steps to {args.out}",

@@ -14,12 +14,12 @@ from rich.table import Table
 from ganzoo.registry import get_registry
 
 TITLES = {"variant": "Variants", "loss": "Losses", "strategy": "Strategies", "dataset": "Datasets",
-          "callback": "Callbacks"}
+          "callback": "Callbacks", "augmentation": "Augmentations"}
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser("list", parents=[common],
-                                   help="list variants, losses, strategies, datasets and callbacks")
+                                   help="list variants, losses, strategies, datasets, callbacks and augmentations")
     parser.set_defaults(handler=run)
 
 

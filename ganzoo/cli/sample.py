@@ -36,6 +36,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         help="one grid image (default) or one PNG per sample in --out")
     parser.add_argument("--nrow", type=int, default=8, help="images per grid row")
     parser.add_argument("--label", type=int, help="class to generate (conditional generators)")
+    parser.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
+                        help="truncation trick: redraw latent entries outside the central PSI of the prior's "
+                             "mass (0 < PSI <= 1; default 1, none); less variety, more fidelity")
     parser.add_argument("--grid-by-class", action="store_true",
                         help="one grid row per class, --nrow images each (conditional generators)")
     parser.set_defaults(handler=run)
@@ -46,6 +49,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError(f"--num must be between 1 and 100000 (got {args.num})")
     if args.nrow <= 0:
         raise ConfigError(f"--nrow must be positive (got {args.nrow})")
+    if not 0.0 < args.truncation <= 1.0:  # also NaN
+        raise ConfigError(f"--truncation must lie in (0, 1] (got {args.truncation}); 1 means no truncation")
     if args.grid_by_class and (args.label is not None or args.format != "grid"):
         raise ConfigError("--grid-by-class draws every class into one grid; drop --label and --format png")
     as_grid = args.format == "grid"
@@ -55,7 +60,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     num = len(labels) if isinstance(labels, torch.Tensor) else args.num
     layout = GridLayout(num, generator.image_shape, args.nrow)
     check_sampling_memory(num, generator.image_shape, layout.nbytes if as_grid else 0)
-    latents, labels = seeded_inputs(generator, num, args.seed, labels)
+    latents, labels = seeded_inputs(generator, num, args.seed, labels, args.truncation)
     chunks = decode_in_chunks(generator, latents, labels, args.weights)
     if not as_grid:
         write_files(chunks, args.out)

@@ -57,8 +57,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         help="train with DDP on N processes of this machine (torchrun; see docs/distributed.md)")
     parser.add_argument("--sync-batchnorm", action="store_true", default=None,
                         help="synchronise BatchNorm statistics across DDP ranks (CUDA)")
-    parser.add_argument("--callback", dest="callbacks", action="append", metavar="NAME",
-                        help="add a registered callback (a logger, a probe) by name (repeatable; see `ganzoo list`)")
+    parser.add_argument("--logger", "--callback", dest="callbacks", action="append", metavar="NAME",
+                        help="add a registered callback by name, e.g. --logger tensorboard (repeatable; "
+                             "metrics.jsonl is always written; see `ganzoo list`)")
     parser.add_argument("--set", dest="set_items", action="append", default=[], metavar="KEY=VALUE",
                         help="set any config value, e.g. --set loss.options.real_label=0.9 (repeatable)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")

@@ -1,7 +1,7 @@
 """``ganzoo.evaluate``: a generator against real data, on each backbone, beside a real-vs-real baseline.
 
-The protocol: ``num_samples`` generated images (default 10,000; latents from ``seed``; balanced
-labels for conditional generators), quantised to 8 bits as if saved to PNG, against the real
+The protocol: ``num_samples`` generated images (default 10,000; latents from ``seed``, truncated
+when asked; balanced labels for conditional generators), quantised to 8 bits as if saved to PNG, against the real
 set (all of it by default) at the generator's resolution. Every number comes with the same
 metric computed between two disjoint halves of the real set, so "perfect" is visible beside it.
 """
@@ -22,10 +22,13 @@ from ganzoo.data import MNIST_CLASSES, ImageDataset, prepare, to_uint8
 from ganzoo.errors import ConfigError, WeightsError
 from ganzoo.files import check_output_path
 from ganzoo.interfaces import Generator
+from ganzoo.latent import truncate_latents
 from ganzoo.metrics import coverage as coverage_metrics
 from ganzoo.metrics import feature_metrics, precision_recall
 from ganzoo.metrics.backbones import BACKBONES, Backbone, BackboneUnavailable, Embedding, cache_dir, load_backbone
-from ganzoo.metrics.preflight import check_evaluable_shape, check_measurable, check_same_shape, check_sample_counts
+from ganzoo.metrics.preflight import (check_backbones_suit, check_evaluable_shape, check_measurable,
+                                      check_same_shape, check_sample_counts)
+from ganzoo.contracts import count_nonfinite_images
 from ganzoo.metrics.reference import Reference, load_reference
 from ganzoo.devices import resolve_device
 from ganzoo.metrics.catalogue import METRIC_GROUPS
@@ -42,16 +45,21 @@ def evaluate(generator: Generator, dataset: ImageDataset | str = "mnist-embedded
              split: str | None = None, data_root: Path | None = None, baseline: bool = True,
              inception_weights: Path | None = None, cache_root: Path | None = None, batch_size: int = 500,
              device: str | torch.device | None = None, registry: Registry | None = None,
-             note: Callable[[str], None] | None = None) -> EvaluationResult:
+             note: Callable[[str], None] | None = None, truncation: float = 1.0) -> EvaluationResult:
     """Evaluate ``generator`` against ``dataset`` (an ``ImageDataset`` or a registered dataset name).
 
     ``metrics`` picks groups from ``fid, kid, is, pr, coverage, accuracy``; ``backbones`` defaults
-    to ``mnist-classifier`` and ``inception`` for MNIST-like data, ``inception`` otherwise. A
-    backbone whose weights are missing is skipped with a one-line note (passed to ``note`` too).
+    to ``mnist-classifier`` and ``inception`` for MNIST-like data (classes the digits 0-9, grey or
+    RGB), ``inception`` otherwise (CIFAR-10, CelebA, Fashion-MNIST, image folders), where the
+    classifier is refused. A backbone whose weights are missing is skipped with a one-line note
+    (passed to ``note`` too).
     Everything that would make the result impossible or meaningless is refused before any image
     is generated (``ganzoo.metrics.preflight``: too few samples, a shape real data cannot match,
     no usable backbone or metric, an unwritable cache), and so are generated NaN/Inf images.
+    ``truncation`` < 1 evaluates truncated samples (``ganzoo.latent.truncate_latents``) and is
+    recorded in the protocol.
     """
+    truncate_latents(torch.zeros(0), truncation)  # an out-of-range psi is refused before any work
     groups = parse_metric_groups(metrics)
     check_sample_counts(groups, num_samples, num_real, baseline=baseline)
     check_evaluable_shape(generator.image_shape)
@@ -61,14 +69,16 @@ def evaluate(generator: Generator, dataset: ImageDataset | str = "mnist-embedded
     num_reference = len(real) if num_real is None else min(num_real, len(real))
     check_sample_counts(groups, num_samples, num_reference, baseline=baseline,
                         names=("num_samples", "the real set size"))
-    is_mnist = real.class_names == MNIST_CLASSES and real.image_shape[0] == 1
-    ready, notes = _load_backbones(_choose_backbones(backbones, is_mnist), device, inception_weights)
+    is_mnist = real.class_names == MNIST_CLASSES  # grey or RGB: the classifier reads RGB digits as grey
+    chosen = _choose_backbones(backbones, is_mnist)
+    check_backbones_suit([b if isinstance(b, str) else b.name for b in chosen], is_mnist, real.name)
+    ready, notes = _load_backbones(chosen, device, inception_weights)
     check_measurable(groups, is_mnist and any(b.has_classes for b in ready), generator.num_classes is not None)
     check_output_path((cache_root or cache_dir()) / "reference", "the reference-statistics cache", kind="directory")
     for line in notes:
         if note:
             note(line)
-    fakes, requested = generate_uint8(generator, num_samples, seed=seed, batch_size=batch_size)
+    fakes, requested = generate_uint8(generator, num_samples, seed=seed, batch_size=batch_size, truncation=truncation)
 
     values: list[MetricValue] = []
     details: dict[str, Any] = {}
@@ -98,6 +108,8 @@ def evaluate(generator: Generator, dataset: ImageDataset | str = "mnist-embedded
         "ganzoo_version": __version__, "torchmetrics_version": torchmetrics.__version__,
         "torch_version": torch.__version__,
     }
+    if truncation < 1.0:
+        protocol["truncation"] = truncation
     return EvaluationResult(values, protocol, details, notes)
 
 
@@ -170,17 +182,20 @@ def real_vs_real(groups: Sequence[str], backbone: Backbone, reference: Reference
 
 
 @torch.no_grad()
-def generate_uint8(generator: Generator, n: int, *, seed: int, batch_size: int = 500) -> tuple[Tensor, Tensor | None]:
-    """``n`` samples as uint8 on the CPU, and the balanced labels a conditional generator was given."""
+def generate_uint8(generator: Generator, n: int, *, seed: int, batch_size: int = 500,
+                   truncation: float = 1.0) -> tuple[Tensor, Tensor | None]:
+    """``n`` samples as uint8 on the CPU, and the balanced labels a conditional generator was given;
+    with ``truncation`` < 1 the latents' entries outside the threshold are redrawn from the same seed."""
     cpu_rng = torch.Generator().manual_seed(seed)
-    latents = generator.sample_latents(n, generator=cpu_rng, device="cpu")
+    latents = truncate_latents(generator.sample_latents(n, generator=cpu_rng, device="cpu"), truncation,
+                               generator=cpu_rng)
     labels = None if generator.num_classes is None else torch.arange(n) % generator.num_classes
     chunks = []
     for start in range(0, n, batch_size):
         chunk_labels = None if labels is None else labels[start:start + batch_size]
         images = generator.sample(len(latents[start:start + batch_size]), latents=latents[start:start + batch_size],
                                   labels=chunk_labels, batch_size=batch_size)
-        bad = int((~torch.isfinite(images.flatten(1))).any(dim=1).sum())
+        bad = count_nonfinite_images(images)
         if bad:  # uint8 would turn NaN into black pixels and the metrics into confident nonsense
             raise WeightsError(f"the generator made NaN or Inf values in {bad} of samples "
                                f"{start}..{start + len(images) - 1} (seed {seed}); its weights are from a diverged run "

@@ -16,6 +16,7 @@ from ganzoo.config import DataConfig
 from ganzoo.errors import ConfigError
 from ganzoo.interfaces import ImageShape
 from ganzoo.metrics import precision_recall
+from ganzoo.metrics.backbones import INCEPTION_WEIGHTS_URL
 from ganzoo.metrics.catalogue import METRICS
 
 MIN_SAMPLES = {"fid": 2, "kid": 2, "is": 2, "pr": precision_recall.DEFAULT_K + 1, "coverage": 1, "accuracy": 1}
@@ -80,6 +81,17 @@ def check_same_shape(generated: ImageShape, real: ImageShape, what: str, real_wh
         fix = ("as many values per image, laid out differently: the image_shape in the weights file's metadata is "
                "probably wrong; re-export the file from its run")
     raise ConfigError(f"{what} makes {shape} images but {real_what} is {real_shape}; {fix}")
+
+
+def check_backbones_suit(backbones: Sequence[str], digits: bool, dataset: str) -> None:
+    """The MNIST classifier describes digits. On other data (CIFAR-10, faces, Fashion-MNIST) it
+    would average colours to grey and compare them in a digit classifier's feature space: numbers
+    that look like a result and mean nothing, so it is refused; Inception measures such data."""
+    if "mnist-classifier" in backbones and not digits:
+        raise ConfigError(f"the mnist-classifier backbone only measures MNIST digits, and the real data ({dataset}) "
+                          "is not MNIST (its classes are not the digits 0-9); use the inception backbone (--backbone "
+                          "inception, or run.eval_backbone=inception during training) with the FID Inception weights "
+                          f"from {INCEPTION_WEIGHTS_URL}")
 
 
 def check_measurable(groups: Sequence[str], classifier_usable: bool, conditional: bool) -> None:

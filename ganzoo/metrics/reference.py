@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ganzoo.data import ImageDataset
+from ganzoo.file_datasets import TrainingImages
 from ganzoo.errors import WeightsError
 from ganzoo.files import atomic_write_bytes
 from ganzoo.inputs import TEXT_MAX_BYTES, check_input, read_input_bytes
@@ -82,13 +82,13 @@ class Reference:
         atomic_write_bytes(json.dumps(values, indent=2, sort_keys=True).encode(), self.baseline_path)
 
 
-def reference_subset(dataset: ImageDataset, num_real: int | None) -> tuple[Tensor, Tensor | None]:
+def reference_subset(dataset: TrainingImages, num_real: int | None) -> tuple[Tensor, Tensor | None]:
     """The real images (uint8) and labels evaluated against: all of them, or a fixed random subset."""
     if num_real is None or num_real >= len(dataset):
-        return dataset.images, dataset.labels
+        return dataset.uint8_images(), dataset.labels
     index = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(REFERENCE_SUBSET_SEED))[:num_real]
-    index = index.to(dataset.images.device)
-    return dataset.images[index], None if dataset.labels is None else dataset.labels[index]
+    labels = None if dataset.labels is None else dataset.labels[index.to(dataset.labels.device)]
+    return dataset.uint8_images(index), labels
 
 
 def reference_key(dataset_name: str, split: str, images: Tensor, backbone: Backbone) -> str:
@@ -98,7 +98,7 @@ def reference_key(dataset_name: str, split: str, images: Tensor, backbone: Backb
     return re.sub(r"[^A-Za-z0-9._-]+", "_", raw)
 
 
-def load_reference(dataset: ImageDataset, split: str, backbone: Backbone, *, num_real: int | None = None,
+def load_reference(dataset: TrainingImages, split: str, backbone: Backbone, *, num_real: int | None = None,
                    batch_size: int = 500, root: Path | None = None) -> Reference:
     """The reference embedding from the cache, or computed now and written to it."""
     images, labels = reference_subset(dataset, num_real)

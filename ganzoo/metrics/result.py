@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganzoo.metrics.catalogue import METRIC_GROUPS, METRICS
+from ganzoo.metrics.catalogue import METRIC_GROUPS, METRICS, format_value
 from ganzoo.files import atomic_write_bytes
 
 DEFAULT_METRICS = METRIC_GROUPS
@@ -32,6 +32,21 @@ class MetricValue:
     @property
     def lower_is_better(self) -> bool:
         return METRICS[self.name].lower_is_better
+
+    @property
+    def label(self) -> str:
+        """How tables name it: Fréchet distance on Inception features is the FID everyone quotes."""
+        return "FID" if self.name == "fid" and self.backbone == "inception" else METRICS[self.name].label
+
+    @property
+    def shown(self) -> str:
+        """The value as tables print it, with its spread: ``0.012 ± 0.003``."""
+        text = format_value(self.name, self.value)
+        return text if self.std is None else f"{text} ± {format_value(self.name, self.std)}"
+
+    @property
+    def baseline_shown(self) -> str:
+        return "" if self.baseline is None else format_value(self.name, self.baseline)
 
 
 @dataclass

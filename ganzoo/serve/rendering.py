@@ -2,7 +2,7 @@
 
 Inputs are drawn exactly as ``ganzoo sample`` and ``ganzoo interpolate`` draw them (each
 request its own seeded CPU ``torch.Generator``, nothing shared between requests), so a grid
-with ``truncation=1`` is the very image ``ganzoo sample --seed S --num N`` writes, and two
+is the very image ``ganzoo sample --seed S --num N --truncation T`` writes, and two
 generators with the same latent size see the same latents. These functions block; the app
 runs them in the worker pool.
 """
@@ -18,7 +18,7 @@ from torch import Tensor
 
 from ganzoo.images import GridLayout, SampleGrid
 from ganzoo.interfaces import Generator
-from ganzoo.latent import InterpolationMode, interpolate, truncate_latents
+from ganzoo.latent import InterpolationMode, interpolate
 from ganzoo.sampling import check_finite_images, check_sampling_memory, seeded_inputs
 
 GRID_COLUMNS = 8
@@ -29,8 +29,8 @@ FEWER = "ask for fewer samples"
 def grid_png(generator: Generator, source: Path, *, num: int, seed: int, label: int | None,
              truncation: float) -> bytes:
     """``num`` samples from ``seed`` (one class for all, or seeded random ones) as a PNG grid."""
-    latents, labels = seeded_inputs(generator, num, seed, label)
-    return _render(generator, source, truncate_latents(latents, truncation), labels, columns=GRID_COLUMNS)
+    latents, labels = seeded_inputs(generator, num, seed, label, truncation)
+    return _render(generator, source, latents, labels, columns=GRID_COLUMNS)
 
 
 def walk_png(generator: Generator, source: Path, *, seed: int, to_seed: int, steps: int, mode: InterpolationMode,
@@ -39,11 +39,12 @@ def walk_png(generator: Generator, source: Path, *, seed: int, to_seed: int, ste
 
     The class is ``label``, or the one ``seed`` draws for a conditional generator, all the way.
     """
-    start, start_label = seeded_inputs(generator, 1, seed, label)
-    end, _ = seeded_inputs(generator, 1, to_seed, label)
-    path = interpolate(truncate_latents(start, truncation), truncate_latents(end, truncation), steps, mode)
+    start, start_label = seeded_inputs(generator, 1, seed, label, truncation)
+    end, _ = seeded_inputs(generator, 1, to_seed, label, truncation)
+    path = interpolate(rearrange(start, "1 ... -> 1 (...)"), rearrange(end, "1 ... -> 1 (...)"), steps, mode)
     labels = None if start_label is None else start_label.expand(steps)
-    return _render(generator, source, rearrange(path, "1 t d -> t d"), labels, columns=steps)
+    latents = rearrange(path, "1 t d -> t d").reshape(steps, *generator.latent_shape)  # image-shaped ones too
+    return _render(generator, source, latents, labels, columns=steps)
 
 
 @torch.no_grad()

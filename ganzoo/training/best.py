@@ -1,8 +1,9 @@
 """Evaluation inside a training run, to keep the best checkpoint beside the last one.
 
 GAN quality often peaks before the end of training, so with ``run.eval_every_epochs = N`` this
-callback measures ``run.eval_metric`` every N epochs on ``run.eval_num_samples`` samples (no
-baseline, cached real features), appends an ``eval`` row to ``metrics.jsonl`` and, when the
+callback measures ``run.eval_metric`` of ``run.sampling_generator`` (the EMA copy when
+``ema.enabled``) every N epochs on ``run.eval_num_samples`` samples (no baseline, cached real
+features), appends an ``eval`` row to ``metrics.jsonl`` and, when the
 value beats every earlier ``eval`` row, has the run save ``checkpoints/best.safetensors`` and
 ``generator-best.safetensors``. The best so far is read back from the log, so a resumed run keeps
 comparing against the right value. Evaluation time is not training time (``run.clock`` pauses).
@@ -22,6 +23,13 @@ if TYPE_CHECKING:
 
 
 class BestCheckpoint(Callback):
+    def on_start(self, run: TrainingRun) -> None:
+        from ganzoo.data import MNIST_CLASSES
+        from ganzoo.metrics.preflight import check_backbones_suit
+
+        dataset = run.parts.dataset  # a backbone that cannot measure this data is refused before training
+        check_backbones_suit([run.settings.eval_backbone], dataset.class_names == MNIST_CLASSES, dataset.name)
+
     def on_epoch_end(self, run: TrainingRun, epoch: int) -> None:
         if epoch % run.settings.eval_every_epochs == 0:
             with run.clock.paused():
@@ -35,7 +43,7 @@ class BestCheckpoint(Callback):
 
         settings = run.settings
         metric = METRICS[settings.eval_metric]
-        result = evaluate(run.parts.generator, run.parts.dataset, [metric.group], backbones=[settings.eval_backbone],
+        result = evaluate(run.sampling_generator, run.parts.dataset, [metric.group], backbones=[settings.eval_backbone],
                           num_samples=settings.eval_num_samples, seed=settings.seed, baseline=False)
         try:
             value = result.get(metric.name, settings.eval_backbone).value

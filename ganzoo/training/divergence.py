@@ -20,6 +20,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
+from ganzoo.contracts import count_nonfinite_images
 from ganzoo.errors import DivergenceError
 from ganzoo.interfaces import Generator
 
@@ -78,7 +79,7 @@ def generator_output_finite(generator: Generator) -> bool:
             images = generator(latents, None if labels is None else labels.to(generator.device))
     finally:
         generator.train(was_training)
-    return bool(torch.isfinite(images).all())
+    return count_nonfinite_images(images) == 0
 
 
 def learning_rates(optimizers: Iterable[torch.optim.Optimizer]) -> list[list[float]]:

@@ -16,14 +16,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganzoo.augment import Augmenter, augmentation_seed
 from ganzoo.build import RunParts, build
-from ganzoo.config import describe_differences
+from ganzoo.config import TrainConfig, describe_differences
 from ganzoo.data import epoch_order
 from ganzoo.devices import resolve_device
 from ganzoo.distributed import Cluster
+from ganzoo.ema import GeneratorEMA
 from ganzoo.errors import (ConfigError, DivergenceError, GanzooError, PluginError, TrainingInterrupted,
                            first_line)
-from ganzoo.interfaces import Batch, Game
+from ganzoo.interfaces import Batch, Generator
 from ganzoo.plan import RunPlan
 from ganzoo.precision import Precision, resolve_precision
 from ganzoo.training.callbacks import Callback, CallbackList
@@ -36,9 +38,6 @@ from ganzoo.training.runlock import locked_run_directory
 from ganzoo.training.statistics import StatTracker, Stopwatch, Throughput
 from ganzoo.training.stopping import StopRequest, stop_requests
 from ganzoo.weights import save_generator
-
-REQUIRED_STATS = ("d_loss", "g_loss")
-
 
 @dataclass
 class RunResult:
@@ -89,6 +88,8 @@ def _train_in(run_dir: RunDirectory, plan: RunPlan, callbacks: Sequence[Callback
     precision = Precision(device, resolve_precision(plan.config.run.precision, device))
     seed_everything(plan.config.run.seed)
     parts = build(plan, device)
+    if parts.dataset.note:
+        notes.append(parts.dataset.note)  # its size in memory, or why it is streamed
     watchers = [*standard_callbacks(plan.config.run), *parts.callbacks, *callbacks] if cluster.is_main else []
     run = TrainingRun(plan, parts, run_dir=run_dir, precision=precision, cluster=cluster, callbacks=watchers)
     if not fresh:
@@ -106,10 +107,20 @@ RESUME_FIXED_RUN_SETTINGS = ("seed", "batch_size", "precision")
 evaluation cadence, device, speed options) may change when a run is resumed."""
 
 
+SECTIONS_ADDED_LATER = ("ema", "augment")
+DATA_SETTINGS_FREE_ON_RESUME = ("stream", "memory_budget_mb", "workers", "cache_dir")
+"""How the data is held and read, not what it is: both paths give the same batches."""
+
+
 def check_resumable(run_dir: RunDirectory, plan: RunPlan) -> None:
     """Refuse a resume that would not continue the same run, naming the first changed setting."""
     saved = run_dir.config_to_resume(plan.config.variant)
+    for section in SECTIONS_ADDED_LATER:  # a run saved before they existed had them off
+        saved.setdefault(section, TrainConfig.model_fields[section].get_default().model_dump(mode="json"))
     requested = plan.to_dict()
+    for config in (saved, requested):
+        for key in DATA_SETTINGS_FREE_ON_RESUME:
+            config.get("data", {}).pop(key, None)
     changed = describe_differences(saved, requested)
     changed += [f"run.{key}" for key in RESUME_FIXED_RUN_SETTINGS
                 if saved.get("run", {}).get(key) != requested["run"].get(key)]
@@ -140,20 +151,20 @@ class TrainingRun:
         self.device, self.precision = precision.device, precision
         self.callbacks = CallbackList(callbacks)
         self.progress = Progress()
-        self.tracker = StatTracker(self.device)
         self.throughput = Throughput()
         self.clock = Stopwatch()
         self.last_stats: dict[str, float] = {}
         self.images_per_second = 0.0
-        precision.attach(g=parts.g_optimizer, d=parts.d_optimizer)
-        self.game = Game(
-            generator=cluster.wrap(_maybe_compile(parts.generator, self.settings.compile), self.device,
-                                   sync_batchnorm=self.settings.sync_batchnorm),
-            discriminator=cluster.wrap(_maybe_compile(parts.discriminator, self.settings.compile), self.device,
-                                       sync_batchnorm=self.settings.sync_batchnorm),
-            loss=parts.loss, g_optimizer=parts.g_optimizer, d_optimizer=parts.d_optimizer,
-            autocast=precision.autocast, optimize=precision.optimize,
-        )
+        self.players = parts.players
+        precision.attach(**{player.key: player.optimizer for player in self.players})
+        self.game = parts.new_game(self._wrap, autocast=precision.autocast, optimize=precision.optimize,
+                                   draw=cluster.draw)
+        self.tracker = StatTracker(self.device, watched=self.game.required_statistics)
+        self.augmenter = Augmenter([entry.spec.function for entry in plan.augmentations], self.device,
+                                   augmentation_seed(self.settings.seed))
+        if self.augmenter:  # the plan allows augment.policy only for a variant with a discriminator
+            self.game.augment = self.augmenter
+        self.ema = GeneratorEMA(parts.generator, plan.config.ema) if plan.config.ema.enabled else None
         batch_size, k = self.settings.batch_size, parts.strategy.batches_per_step
         self.images_per_step = batch_size * cluster.world_size * k  # all ranks together, every D batch
         self.steps_per_epoch = len(parts.dataset) // self.images_per_step
@@ -161,7 +172,7 @@ class TrainingRun:
             raise ConfigError(f"batch size {batch_size * cluster.world_size} x {k} batches per step needs at least "
                               f"{self.images_per_step} images, dataset {parts.dataset.name!r} has "
                               f"{len(parts.dataset)}; lower --batch-size")
-        if batch_size < 2 and _has_batchnorm(parts.generator, parts.discriminator):
+        if batch_size < 2 and _has_batchnorm(*(player.module for player in self.players)):
             raise ConfigError(f"batch size {batch_size} cannot train variant {plan.variant.name!r}: its BatchNorm "
                               "layers need at least 2 images per batch; use --batch-size 2 or more")
         self.total_steps = self.settings.epochs * self.steps_per_epoch
@@ -221,11 +232,11 @@ class TrainingRun:
         """The rest of this epoch's batches, ``batches_per_step`` at a time, while the budget lasts."""
         batch_size, k = self.settings.batch_size, self.parts.strategy.batches_per_step
         order = epoch_order(len(self.parts.dataset), seed=self.settings.seed, epoch=self.progress.epoch)
-        order = self.cluster.shard(order, batch_size).to(self.device)
+        order = self.cluster.shard(order, batch_size)
+        start = self.progress.step_in_epoch * batch_size * k
+        in_order = self.parts.dataset.batches(order, start=start, batch_size=batch_size)  # streamed: prefetched
         while self.progress.step_in_epoch < self.steps_per_epoch and self.within_budget():
-            first = self.progress.step_in_epoch * batch_size * k
-            batches = [self.parts.dataset.batch(order[first + i * batch_size:first + (i + 1) * batch_size])
-                       for i in range(k)]
+            batches = [next(in_order) for _ in range(k)]
             if self.settings.channels_last:
                 for batch in batches:
                     batch.images = batch.images.contiguous(memory_format=torch.channels_last)
@@ -238,16 +249,16 @@ class TrainingRun:
         except GanzooError:
             raise
         except Exception as exc:  # the plugin's code (or a device error inside it): name it
-            choice = self.plan.strategy
-            raise PluginError(f"strategy {choice.name!r} ({choice.entry.plugin.distribution}) with loss "
-                              f"{self.plan.loss.name!r} failed at step {self.progress.global_step + 1}: "
+            raise PluginError(f"{self.plan.describe_step()} failed at step {self.progress.global_step + 1}: "
                               f"{type(exc).__name__}: {first_line(exc)}; rerun with --debug for the traceback") from exc
-        if self.progress.global_step == 0 or not all(name in stats for name in REQUIRED_STATS):
+        if self.ema is not None:
+            self.ema.update(self.parts.generator, self.progress.global_step)
+        if self.progress.global_step == 0 or not all(name in stats for name in self.game.required_statistics):
             self.check_statistics(stats)
         self.progress.step_in_epoch += 1
         self.progress.global_step += 1
         self.progress.images_seen += self.images_per_step
-        modules = (self.parts.generator, self.parts.discriminator)
+        modules = [player.module for player in self.players]
         self.tracker.add(stats, self.progress.global_step, gradients_finite(modules, self.precision.mode))
         self.callbacks.on_step_end(self, stats)
         step = self.progress.global_step
@@ -305,12 +316,13 @@ class TrainingRun:
             self.callbacks.on_log(self, stats)
 
     def check_statistics(self, stats: Any) -> None:
-        """A strategy returns detached tensors with at least ``d_loss`` and ``g_loss``."""
-        name = self.plan.strategy.name
-        if not isinstance(stats, dict) or not all(isinstance(stats.get(key), torch.Tensor) for key in REQUIRED_STATS):
+        """A strategy returns detached tensors with at least its game's ``required_statistics``
+        (``d_loss`` and ``g_loss`` in a ``Game``, ``g_loss`` in a ``SoloGame``)."""
+        name, required = self.plan.strategy.name, self.game.required_statistics
+        if not isinstance(stats, dict) or not all(isinstance(stats.get(key), torch.Tensor) for key in required):
             got = sorted(stats) if isinstance(stats, dict) else type(stats).__name__
             raise PluginError(f"strategy {name!r} ({self.plan.strategy.entry.plugin.distribution}) must return a dict "
-                              f"of tensors with at least {', '.join(REQUIRED_STATS)}; got {got}")
+                              f"of tensors with at least {', '.join(required)}; got {got}")
 
     def check_finite(self) -> None:
         step = self.tracker.diverged_at()
@@ -318,12 +330,19 @@ class TrainingRun:
             raise divergence_error(step, self.precision.mode, float(self.parts.g_optimizer.param_groups[0]["lr"]),
                                    self.progress.rollbacks)
 
+    @property
+    def sampling_generator(self) -> Generator:
+        """The generator that is sampled, evaluated and saved as ``generator.safetensors``: the EMA
+        copy with ``ema.enabled``, else the trained generator itself. The checkpoint keeps both."""
+        return self.ema.module if self.ema is not None else self.parts.generator
+
     def check_generator_output(self) -> None:
         """Losses and gradients can stay finite while the generator, in the eval mode that
         sampling uses, makes NaN (weights grown to 1e11, BatchNorm running statistics gone bad);
         such a state must never become a checkpoint, a rollback point or the saved generator."""
         self.check_finite()
-        if not generator_output_finite(self.parts.generator):
+        generators = [self.parts.generator] + ([self.ema.module] if self.ema is not None else [])
+        if not all(generator_output_finite(generator) for generator in generators):  # the trained G and its EMA
             raise divergence_error(self.progress.global_step, self.precision.mode,
                                    float(self.parts.g_optimizer.param_groups[0]["lr"]), self.progress.rollbacks,
                                    what="the generator's images (in eval mode, as sampled) became NaN/Inf")
@@ -333,7 +352,7 @@ class TrainingRun:
         if self.settings.on_divergence != "rollback" or self.progress.rollbacks >= self.settings.max_rollbacks:
             raise diverged
         step, rollbacks = diverged.step, self.progress.rollbacks + 1
-        optimizers = (self.parts.g_optimizer, self.parts.d_optimizer)
+        optimizers = [player.optimizer for player in self.players]
         rates = learning_rates(optimizers)
         self.restore_checkpoint(self.run_dir.checkpoint)
         self.progress.rollbacks = rollbacks
@@ -353,10 +372,15 @@ class TrainingRun:
     # -- checkpoints ---------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        parts = self.parts
-        return {"generator": parts.generator.state_dict(), "discriminator": parts.discriminator.state_dict(),
-                "g_optimizer": parts.g_optimizer.state_dict(), "d_optimizer": parts.d_optimizer.state_dict(),
-                "scalers": self.precision.state_dict(), "statistics": self.tracker.state_dict()}
+        state: dict[str, Any] = {"scalers": self.precision.state_dict(), "statistics": self.tracker.state_dict()}
+        for player in self.players:  # generator, g_optimizer, and discriminator, d_optimizer for a GAN
+            state[player.name] = player.module.state_dict()
+            state[f"{player.key}_optimizer"] = player.optimizer.state_dict()
+        if self.ema is not None:
+            state["ema_generator"] = self.ema.state_dict()
+        if self.augmenter:
+            state["augment"] = self.augmenter.state_dict()
+        return state
 
     def save_checkpoint(self, best: bool = False) -> None:
         """The full state (and the generator alone) to disk; never from a diverged state."""
@@ -366,27 +390,36 @@ class TrainingRun:
             return
         path = self.run_dir.best_checkpoint if best else self.run_dir.checkpoint
         save_checkpoint(path, state=self.state_dict(), progress=self.progress, config=self.config_record)
-        generator, dataset = self.parts.generator, self.parts.dataset
+        generator, dataset = self.sampling_generator, self.parts.dataset
         save_generator(generator, self.run_dir.best_generator if best else self.run_dir.generator,
                        variant=self.plan.variant.name, model_config=self.config_record["model"],
                        plugin=self.plan.variant.entry.plugin,
-                       class_names=dataset.class_names if generator.num_classes else None)
+                       class_names=dataset.class_names if generator.num_classes else None,
+                       extra={"weights": "ema" if self.ema is not None else "trained"})
         self.callbacks.on_checkpoint(self, path, best)
 
     def restore_checkpoint(self, path: Path) -> None:
         """Models, optimisers, scalers, every RNG and the progress, as the checkpoint holds them."""
         state, progress, _ = load_checkpoint(path)
-        parts = self.parts
-        parts.generator.load_state_dict(state["generator"])
-        parts.discriminator.load_state_dict(state["discriminator"])
-        parts.g_optimizer.load_state_dict(state["g_optimizer"])
-        parts.d_optimizer.load_state_dict(state["d_optimizer"])
+        for player in self.players:
+            player.module.load_state_dict(state[player.name])
+            player.optimizer.load_state_dict(state[f"{player.key}_optimizer"])
         self.precision.load_state_dict(state["scalers"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema_generator"])
+        if self.augmenter:
+            self.augmenter.load_state_dict(state["augment"])
         restore_rng_states(state["rng"])
-        self.progress, self.tracker = progress, StatTracker(self.device)
+        self.progress, self.tracker = progress, StatTracker(self.device, watched=self.game.required_statistics)
         if "statistics" in state:  # the log's window that was open at the checkpoint, so its mean is exact
             self.tracker.load_state_dict(state["statistics"])
         self.throughput.reset(progress.images_seen)
+
+
+    def _wrap(self, module: torch.nn.Module) -> Any:
+        """A trained module as the step calls it: compiled (``run.compile``), inside DDP under a cluster."""
+        return self.cluster.wrap(_maybe_compile(module, self.settings.compile), self.device,
+                                 sync_batchnorm=self.settings.sync_batchnorm)
 
 
 def _has_batchnorm(*modules: torch.nn.Module) -> bool:

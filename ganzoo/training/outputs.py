@@ -1,4 +1,5 @@
-"""What a run writes about itself, as callbacks: the metrics log, sample grids, the loss curve.
+"""What a run writes about itself, as callbacks: the metrics log, sample grids, the loss curve,
+the model card.
 
 ``standard_callbacks`` is what every run gets (best-checkpoint evaluation joins when
 ``run.eval_every_epochs`` is set); paths come from the run's ``RunDirectory``.
@@ -18,6 +19,7 @@ from ganzoo.images import save_sample_grid
 from ganzoo.training.best import BestCheckpoint
 from ganzoo.training.callbacks import Callback
 from ganzoo.training.metrics_log import MetricsLog
+from ganzoo.training.model_card import ModelCard
 
 if TYPE_CHECKING:
     from ganzoo.training.loop import TrainingRun
@@ -30,8 +32,9 @@ def format_stats(stats: Mapping[str, float]) -> str:
 
 
 def standard_callbacks(run: RunConfig) -> list[Callback]:
-    """The metrics log, sample grids, the loss curve and, when asked for, best-checkpoint evaluation."""
-    callbacks: list[Callback] = [MetricsLogWriter(), SampleGrids(), LossCurve()]
+    """The metrics log, sample grids, the loss curve, the model card and, when asked for,
+    best-checkpoint evaluation."""
+    callbacks: list[Callback] = [MetricsLogWriter(), SampleGrids(), LossCurve(), ModelCard()]
     if run.eval_every_epochs:
         callbacks.append(BestCheckpoint())
     return callbacks
@@ -65,7 +68,8 @@ class MetricsLogWriter(Callback):
 
 class SampleGrids(Callback):
     """``samples/epoch-NNNN.png``: the same fixed latents (and labels) every ``run.sample_every_epochs``,
-    and once more at the end when the last epoch did not write one."""
+    and once more at the end when the last epoch did not write one; from ``run.sampling_generator``
+    (the EMA copy when ``ema.enabled``)."""
 
     def on_start(self, run: TrainingRun) -> None:
         generator, count = run.parts.generator, run.settings.num_fixed_samples
@@ -85,7 +89,7 @@ class SampleGrids(Callback):
             self.write(run, epoch)
 
     def write(self, run: TrainingRun, epoch: int) -> None:
-        images = run.parts.generator.sample(len(self.latents), latents=self.latents, labels=self.labels)
+        images = run.sampling_generator.sample(len(self.latents), latents=self.latents, labels=self.labels)
         save_sample_grid(images, run.run_dir.sample_grid(epoch))
 
 

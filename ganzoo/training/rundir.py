@@ -10,6 +10,8 @@
     OUT/checkpoints/best.safetensors and OUT/generator-best.safetensors: the same at the best
                                      evaluation so far, when run.eval_every_epochs is set
     OUT/loss_curve.png               D and G losses against steps
+    OUT/README.md                    the model card: what was trained, how, how well, how to load it
+    OUT/tensorboard/                 TensorBoard event files, with ``--logger tensorboard``
 """
 
 from __future__ import annotations
@@ -61,6 +63,15 @@ class RunDirectory:
     def loss_curve(self) -> Path:
         return self.root / "loss_curve.png"
 
+    @property
+    def model_card(self) -> Path:
+        """``README.md``: GitHub and editors show it when the run directory is opened."""
+        return self.root / "README.md"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tensorboard"
+
     def sample_grid(self, epoch: int) -> Path:
         return self.samples / f"epoch-{epoch:04d}.png"
 
@@ -92,9 +103,11 @@ class RunDirectory:
         """Make the directory ready for a new run, never clobbering one by accident."""
         self.check_claim(overwrite=overwrite)
         if self.holds_run() or self.holds_unfinished_start():
-            for path in (self.config, self.metrics, self.generator, self.best_generator, self.loss_curve):
+            for path in (self.config, self.metrics, self.generator, self.best_generator, self.loss_curve,
+                         self.model_card):
                 path.unlink(missing_ok=True)
-            shutil.rmtree(self.samples, ignore_errors=True)
+            for folder in (self.samples, self.tensorboard):
+                shutil.rmtree(folder, ignore_errors=True)
             shutil.rmtree(self.checkpoint.parent, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
 

@@ -20,8 +20,9 @@ class StatTracker:
     sync per step.
     """
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, watched: tuple[str, ...] = ("d_loss", "g_loss")) -> None:
         self.device = device
+        self.watched = watched  # the losses whose NaN/Inf is a divergence: the game's required statistics
         self.sums: dict[str, Tensor] = {}
         self.counts: dict[str, int] = {}
         self.count = 0
@@ -33,7 +34,7 @@ class StatTracker:
             value = value.detach().float()
             self.sums[name] = self.sums[name] + value if name in self.sums else value.clone()
             self.counts[name] = self.counts.get(name, 0) + 1  # a lazy penalty is not logged every step
-        finite = torch.isfinite(torch.stack([stats["d_loss"].float(), stats["g_loss"].float()])).all()
+        finite = torch.isfinite(torch.stack([stats[name].float() for name in self.watched])).all()
         if grads_finite is not None:
             finite = finite & grads_finite
         unseen = self.first_nonfinite_step < 0

@@ -16,7 +16,7 @@ from einops import rearrange, reduce
 from pydantic import Field
 from torch import Tensor, nn
 
-from ganzoo.plugin import ConfigError, Discriminator, Generator, ImageShape
+from ganzoo.plugin import ConfigError, Discriminator, Generator, ImageShape, spectrally_normalised
 from ganzoo_dcgan.models import (DCGANOptions, discriminator_features, feature_width, generator_net as dcgan_generator_net,
                                  init_dcgan_weights)
 from ganzoo_mlp.models import MLPOptions, discriminator_net as mlp_discriminator_net, generator_net as mlp_generator_net
@@ -64,6 +64,8 @@ class ConditionalMLPDiscriminator(Discriminator):
         self.image_shape, self.num_classes = image_shape, required_classes(num_classes)
         self.label_embedding = nn.Embedding(self.num_classes, options.embedding_dim)
         self.net = mlp_discriminator_net(options, math.prod(image_shape) + options.embedding_dim)
+        if options.spectral_norm:
+            spectrally_normalised(self)
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
         flat = rearrange(images, "b c h w -> b (c h w)")
@@ -94,6 +96,8 @@ class ProjectionDiscriminator(Discriminator):
         self.head = nn.Linear(width, 1)
         self.class_embedding = nn.Embedding(self.num_classes, width)
         init_dcgan_weights(self)
+        if options.spectral_norm:
+            spectrally_normalised(self)
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
         if labels is None:

@@ -12,13 +12,13 @@ conditional DCGAN reuse exactly these layers.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from einops import rearrange
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import Tensor, nn
 
-from ganzoo.plugin import ConfigError, Discriminator, Generator, ImageShape, Options
+from ganzoo.plugin import ConfigError, Discriminator, Generator, ImageShape, Options, spectrally_normalised
 
 Norm = Literal["batch", "layer", "none"]
 
@@ -27,7 +27,19 @@ class DCGANOptions(Options):
     latent_dim: int = Field(100, gt=0, le=4096)
     ngf: int = Field(64, gt=0, le=1024, description="generator base width (the last hidden stage)")
     ndf: int = Field(64, gt=0, le=1024, description="discriminator base width (the first stage)")
-    discriminator_norm: Norm = Field("batch", description="normalisation after each D stage but the first")
+    discriminator_norm: Norm = Field("batch", description="normalisation after each D stage but the first; "
+                                                          "'none' by default under spectral_norm")
+    spectral_norm: bool = Field(False, description="spectral normalisation of every discriminator weight "
+                                                   "(Miyato et al. 2018)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_batch_norm_under_spectral_norm(cls, data: Any) -> Any:
+        """The SNGAN paper's discriminators have no BatchNorm, so ``spectral_norm`` alone also means
+        ``discriminator_norm = "none"``; a ``discriminator_norm`` given explicitly is kept."""
+        if isinstance(data, dict) and data.get("spectral_norm") is True and "discriminator_norm" not in data:
+            return {**data, "discriminator_norm": "none"}
+        return data
 
 
 def upsampling_stages(image_shape: ImageShape) -> int:
@@ -110,6 +122,8 @@ class DCGANDiscriminator(Discriminator):
         self.features = discriminator_features(image_shape, options.ndf, options.discriminator_norm)
         self.head = nn.Conv2d(feature_width(image_shape, options.ndf), 1, 4, 1, 0)
         init_dcgan_weights(self)
+        if options.spectral_norm:
+            spectrally_normalised(self)
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
         return rearrange(self.head(self.features(images)), "b 1 1 1 -> b")

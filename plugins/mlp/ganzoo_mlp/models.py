@@ -16,7 +16,7 @@ from einops import rearrange
 from pydantic import Field
 from torch import Tensor, nn
 
-from ganzoo.plugin import Discriminator, Generator, ImageShape, Options
+from ganzoo.plugin import Discriminator, Generator, ImageShape, Options, spectrally_normalised
 
 
 Width = Annotated[int, Field(gt=0, le=65_536)]
@@ -29,6 +29,8 @@ class MLPOptions(Options):
     discriminator_widths: list[Width] = Field(default_factory=lambda: [512, 256], min_length=1, max_length=32)
     batch_norm: bool = Field(True, description="BatchNorm1d in the generator's hidden layers")
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout after each discriminator hidden layer")
+    spectral_norm: bool = Field(False, description="spectral normalisation of every discriminator weight "
+                                                   "(Miyato et al. 2018)")
 
 
 def generator_net(options: MLPOptions, in_features: int, image_shape: ImageShape) -> nn.Sequential:
@@ -74,6 +76,8 @@ class MLPDiscriminator(Discriminator):
         super().__init__()
         self.image_shape, self.num_classes = image_shape, None
         self.net = discriminator_net(options, math.prod(image_shape))
+        if options.spectral_norm:
+            spectrally_normalised(self)
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
         return rearrange(self.net(rearrange(images, "b c h w -> b (c h w)")), "b 1 -> b")
