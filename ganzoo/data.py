@@ -21,6 +21,7 @@ from torch import Tensor
 from ganzoo.config import DataConfig
 from ganzoo.errors import DataError
 from ganzoo.idx_files import REDOWNLOAD, describe_idx, read_idx
+from ganzoo.image_loading import resize_and_crop
 from ganzoo.interfaces import Batch, ImageShape
 
 EMBEDDED_MNIST = resources.files("ganzoo") / "assets" / "mnist"
@@ -132,10 +133,7 @@ def _convert_channels(images: Tensor, channels: int) -> Tensor:
 
 def _resize_square(images: Tensor, size: int, chunk: int = 4096) -> Tensor:
     """Resize the shorter side to ``size`` (antialiased) and centre-crop to a square."""
-    TF = _transforms()
-    resized = [TF.center_crop(TF.resize(part, [size], antialias=True), [size, size])
-               for part in images.split(chunk)]
-    return torch.cat(resized)
+    return torch.cat([resize_and_crop(part, size) for part in images.split(chunk)])
 
 
 # -- MNIST -------------------------------------------------------------------------------------

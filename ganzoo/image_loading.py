@@ -22,8 +22,8 @@ LOAD_CHUNK = 256
 
 
 def resize_and_crop(image: Tensor, size: int) -> Tensor:
-    """Resize the shorter side to ``size`` (antialiased) and centre-crop a square: the DCGAN
-    tutorial's ``Resize(size)`` + ``CenterCrop(size)``."""
+    """Resize the shorter side of an image or a batch to ``size`` (antialiased) and centre-crop a
+    square: the DCGAN tutorial's ``Resize(size)`` + ``CenterCrop(size)``."""
     from torchvision.transforms.v2 import functional as TF  # slow to import: on first use
 
     return TF.center_crop(TF.resize(image, [size], antialias=True), [size, size])

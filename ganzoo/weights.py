@@ -159,13 +159,7 @@ def check_finite_probe(generator: Generator, path: Path) -> None:
     count = max(PROBE_LATENTS, min(generator.num_classes or 0, 1024))
     latents = generator.sample_latents(count, generator=rng, device="cpu")
     labels = None if generator.num_classes is None else torch.arange(count) % generator.num_classes
-    was_training = generator.training
-    generator.eval()
-    try:
-        images = generator(latents, labels)
-    finally:
-        generator.train(was_training)
-    bad = count_nonfinite_images(images)
+    bad = count_nonfinite_images(generator.sample(count, latents=latents, labels=labels))
     if bad:
         raise WeightsError(f"{str(path)!r}: the generator makes NaN or Inf images from these weights ({bad} of "
                            f"{count} probe images); they are from a diverged run or damaged, use an earlier checkpoint")

@@ -70,16 +70,9 @@ def generator_output_finite(generator: Generator) -> bool:
     """Whether ``generator`` makes finite images from a few fixed latents in eval mode (how it
     samples), without touching its weights, buffers, mode or the run's RNG."""
     rng = torch.Generator().manual_seed(0)
-    latents = generator.sample_latents(PROBE_LATENTS, generator=rng, device="cpu").to(generator.device)
+    latents = generator.sample_latents(PROBE_LATENTS, generator=rng, device="cpu")
     labels = generator.sample_labels(PROBE_LATENTS, generator=rng, device="cpu")
-    was_training = generator.training
-    generator.eval()
-    try:
-        with torch.no_grad():
-            images = generator(latents, None if labels is None else labels.to(generator.device))
-    finally:
-        generator.train(was_training)
-    return count_nonfinite_images(images) == 0
+    return count_nonfinite_images(generator.sample(PROBE_LATENTS, latents=latents, labels=labels)) == 0
 
 
 def learning_rates(optimizers: Iterable[torch.optim.Optimizer]) -> list[list[float]]:
