@@ -17,7 +17,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from ganzoo.errors import TrainingInterrupted
+from ganzoo.plan import make_plan
+from ganzoo.training.callbacks import Callback
 from ganzoo.training.checkpoints import load_checkpoint
+from ganzoo.training.loop import train
 from ganzoo.safe_state import read_safetensors, read_safetensors_metadata
 
 # 256 digits at 16x16, batch 32 -> 8 steps per epoch; a small MLP so a checkpoint per step is cheap.
@@ -115,3 +119,32 @@ def test_killed_and_resumed_run_ends_bit_for_bit_equal_to_an_uninterrupted_one(t
     assert logged_rows(killed_dir) == logged_rows(reference_dir), f"metrics.jsonl differs after {history}"
     leftovers = [p.name for p in (killed_dir / "checkpoints").iterdir() if p.name != "last.safetensors"]
     assert not leftovers, f"temporary files left behind: {leftovers}"
+
+
+class StopAtStep(Callback):
+    """Sends this process SIGINT as step ``step`` ends, the way Ctrl-C would."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, run: object, stats: object) -> None:
+        if run.progress.global_step == self.step:  # type: ignore[attr-defined]
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_run_stopped_on_an_epochs_last_log_step_writes_that_epochs_row_in_full(tmp_path: Path) -> None:
+    """Stopped at step 8 of 8-step epochs with a log every 4 steps, the resumed run ends epoch 1
+    before any new step: its epoch row must carry the step-8 means, as an uninterrupted run's does."""
+    def plan(out: Path):
+        return make_plan([{"variant": "mlp", "data": {"limit": 256, "image_size": 16},
+                           "model": {"generator_widths": [32], "discriminator_widths": [32], "latent_dim": 8},
+                           "run": {"out_dir": str(out), "epochs": 2, "batch_size": 32, "device": "cpu",
+                                   "log_every_steps": 4, "sample_every_epochs": 0}}])
+
+    train(plan(tmp_path / "reference"))
+    with pytest.raises(TrainingInterrupted):
+        train(plan(tmp_path / "stopped"), callbacks=[StopAtStep(8)])
+    train(plan(tmp_path / "stopped"), resume=True)
+    assert logged_rows(tmp_path / "stopped") == logged_rows(tmp_path / "reference")
+    epoch_rows = [row for row in logged_rows(tmp_path / "stopped") if row["kind"] == "epoch"]
+    assert len(epoch_rows) == 2 and all("d_loss" in row for row in epoch_rows)

@@ -372,7 +372,8 @@ class TrainingRun:
     # -- checkpoints ---------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"scalers": self.precision.state_dict(), "statistics": self.tracker.state_dict()}
+        state: dict[str, Any] = {"scalers": self.precision.state_dict(), "statistics": self.tracker.state_dict(),
+                                 "last_logged": dict(self.last_stats)}  # what an epoch ending next will report
         for player in self.players:  # generator, g_optimizer, and discriminator, d_optimizer for a GAN
             state[player.name] = player.module.state_dict()
             state[f"{player.key}_optimizer"] = player.optimizer.state_dict()
@@ -413,6 +414,7 @@ class TrainingRun:
         self.progress, self.tracker = progress, StatTracker(self.device, watched=self.game.required_statistics)
         if "statistics" in state:  # the log's window that was open at the checkpoint, so its mean is exact
             self.tracker.load_state_dict(state["statistics"])
+        self.last_stats = dict(state.get("last_logged", {}))  # stopped on an epoch's last log step: its row
         self.throughput.reset(progress.images_seen)
 
 

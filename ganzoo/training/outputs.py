@@ -44,16 +44,14 @@ class MetricsLogWriter(Callback):
     """``metrics.jsonl``: a ``step`` row at every log, an ``epoch`` row at each epoch's end.
 
     On resume and rollback the rows past the checkpoint's step go, since they will be written again.
+    The epoch row repeats the last log's means (``run.last_stats``, which a checkpoint carries: a run
+    stopped at an epoch's last log step ends that epoch after its resume).
     """
-
-    def __init__(self) -> None:
-        self.last_stats: dict[str, float] = {}
 
     def on_resume(self, run: TrainingRun, reason: str) -> None:
         run.run_dir.truncate_metrics(run.progress.global_step)
 
     def on_log(self, run: TrainingRun, stats: Mapping[str, float]) -> None:
-        self.last_stats = dict(stats)
         progress = run.progress
         MetricsLog(run.run_dir.metrics).write(
             "step", epoch=progress.epoch + 1, step=progress.global_step, images=progress.images_seen,
@@ -63,7 +61,7 @@ class MetricsLogWriter(Callback):
         progress = run.progress
         MetricsLog(run.run_dir.metrics).write("epoch", epoch=epoch, step=progress.global_step,
                                               images=progress.images_seen,
-                                              elapsed_s=round(progress.elapsed_seconds, 3), **self.last_stats)
+                                              elapsed_s=round(progress.elapsed_seconds, 3), **run.last_stats)
 
 
 class SampleGrids(Callback):
