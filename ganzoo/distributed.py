@@ -3,13 +3,16 @@
 ``torchrun --nproc_per_node=N -m ganzoo train ...`` starts N copies of the CLI; ``session()``
 joins them into one process group (gloo on CPU, NCCL on CUDA) and hands the engine a
 ``Cluster``. The engine asks the cluster for three things only: which slice of the epoch order
-this rank trains on (``shard``), the DDP wrapping of G and D (``wrap``), and agreement on when
-to stop (``any``). Everything that writes files or the display runs on rank 0 (``is_main``).
+this rank trains on (``shard``), the DDP wrapping of every trained network (``wrap``: G and D
+of a GAN, the generator's ``training_network`` of a variant without a discriminator, such as
+ddpm's denoiser), and agreement on when to stop (``any``). Everything that writes files or the
+display runs on rank 0 (``is_main``).
 
 Every rank starts from the same seed and its random number generators stay in lock-step: the
-wrapped generator draws the latents of the whole global batch and keeps its rank's share. So
-N ranks with batch B train on exactly the data and noise one process with batch N*B would see,
-and rank 0's checkpoint (one set of RNG states) restores every rank on resume.
+wrapped generator draws the latents of the whole global batch and keeps its rank's share, as
+``Cluster.draw`` does for the noise and timesteps of a denoising step. So N ranks with batch B
+train on exactly the data and noise one process with batch N*B would see, and rank 0's
+checkpoint (one set of RNG states) restores every rank on resume.
 """
 
 from __future__ import annotations
@@ -116,8 +119,10 @@ class GanzooDDP(DistributedDataParallel):
     tests/test_distributed.py against a single process: D twice (real, fake) before one backward
     (each parameter's gradient hook fires once per backward); G's forward in the D step, whose
     output is detached (no hook fires, nothing is reduced); and D frozen in the G step (its
-    parameters want no gradient, so only G's are all-reduced). Buffers (BatchNorm statistics)
-    are rank 0's, broadcast at each forward.
+    parameters want no gradient, so only G's are all-reduced). A variant without a discriminator
+    has one wrapped network, called once per step, which is DDP's ordinary case
+    (plugins/diffusion/tests/test_ddpm_distributed.py). Buffers (BatchNorm statistics) are
+    rank 0's, broadcast at each forward.
     """
 
     def __init__(self, module: nn.Module, cluster: Cluster, **kwargs: Any) -> None:

@@ -1,19 +1,20 @@
-"""A few real training steps of the MLP GAN, run alone or by torchrun (one copy per rank).
+"""A few real training steps of a variant, run alone or by torchrun (one copy per rank).
 
-``python tests/distributed_worker.py OUT BATCH STEPS`` trains on one process with batch BATCH;
-``torchrun --nproc_per_node=2 tests/distributed_worker.py OUT BATCH STEPS`` trains with DDP,
-BATCH per rank. After every step each rank saves every weight of G and D to OUT/rank-R.pt, so
-the test can compare ranks with each other and with the single process step by step.
-Everything is built by ganzoo's own ``build``, as the run loop builds it. The MLP has no
-BatchNorm (on CPU each rank would normalise its own half-batch) and trains with plain SGD,
-whose step, unlike Adam's, is proportional to the gradient: a gradient summed instead of
-averaged over ranks would show.
+``python tests/distributed_worker.py OUT BATCH STEPS [CONFIG]`` trains on one process with batch
+BATCH; ``torchrun --nproc_per_node=2 tests/distributed_worker.py OUT BATCH STEPS [CONFIG]`` trains
+with DDP, BATCH per rank. After every step each rank saves every weight of every player (G, and
+D for a GAN) to OUT/rank-R.pt, so the test can compare ranks with each other and with the single
+process step by step. CONFIG, a JSON file of a run's configuration, defaults to ``MLP_GAN``;
+plugins/diffusion/tests/test_ddpm_distributed.py passes a tiny ddpm. Everything is built by
+ganzoo's own ``build``, as the run loop builds it.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -25,41 +26,44 @@ from ganzoo.precision import Precision
 from ganzoo.registry import get_registry
 from ganzoo.training.loop import seed_everything
 
+MLP_GAN: dict[str, Any] = {
+    "variant": "mlp", "model": {"batch_norm": False, "generator_widths": [32, 64], "discriminator_widths": [64, 32]},
+    "data": {"name": "mnist-embedded", "image_size": 8, "limit": 256},
+    "optimizer": {"name": "sgd", "lr": 0.05},
+    "run": {"device": "cpu", "seed": 3},
+}
+"""No BatchNorm (on CPU each rank would normalise its own half-batch) and plain SGD, whose step,
+unlike Adam's, is proportional to the gradient: a gradient summed instead of averaged over ranks
+would show."""
+
 
 def snapshot(*modules: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {f"{index}.{name}": value.detach().clone()
             for index, module in enumerate(modules) for name, value in module.state_dict().items()}
 
 
-def main(out: Path, batch_size: int, steps: int) -> None:
-    registry = get_registry()
-    plan = make_plan([{
-        "variant": "mlp", "model": {"batch_norm": False, "generator_widths": [32, 64],
-                                    "discriminator_widths": [64, 32]},
-        "data": {"name": "mnist-embedded", "image_size": 8, "limit": 256},
-        "optimizer": {"name": "sgd", "lr": 0.05},
-        "run": {"device": "cpu", "batch_size": batch_size, "seed": 3},
-    }], registry)
-    config = plan.config
+def main(out: Path, batch_size: int, steps: int, config: dict[str, Any] = MLP_GAN) -> None:
+    plan = make_plan([config, {"run": {"batch_size": batch_size}}], get_registry())
+    seed = plan.config.run.seed
     device = torch.device("cpu")
     with session("cpu") as cluster:
-        seed_everything(config.run.seed)
+        seed_everything(seed)
         parts = build(plan, device)
-        dataset, generator, discriminator = parts.dataset, parts.generator, parts.adversary.discriminator
+        players = [player.module for player in parts.players]
         precision = Precision(device, "fp32")
         precision.attach(**{player.key: player.optimizer for player in parts.players})
-        strategy = parts.strategy
         game = parts.new_game(lambda module: cluster.wrap(module, device), autocast=precision.autocast,
                               optimize=precision.optimize, draw=cluster.draw)
-        order = cluster.shard(epoch_order(len(dataset), seed=config.run.seed, epoch=0), batch_size)
+        order = cluster.shard(epoch_order(len(parts.dataset), seed=seed, epoch=0), batch_size)
         history = []
         for step in range(steps):
-            batch = dataset.batch(order[step * batch_size:(step + 1) * batch_size])
-            strategy.step(game, [batch])
-            history.append(snapshot(generator, discriminator))
+            batch = parts.dataset.batch(order[step * batch_size:(step + 1) * batch_size])
+            parts.strategy.step(game, [batch])
+            history.append(snapshot(*players))
         torch.save(history, out / f"rank-{cluster.rank}.pt")
 
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    main(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
+    main(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
+         *([json.loads(Path(sys.argv[4]).read_text())] if len(sys.argv) > 4 else []))
