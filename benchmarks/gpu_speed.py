@@ -64,7 +64,8 @@ CONFIGS = [
 def layers_for(model: str, upto: int, out_dir: Path) -> list[dict[str, Any]]:
     spec = MODELS[model]
     base = {"variant": model, "data": {"name": "mnist-embedded", **spec["data"]},
-            "run": {"device": DEVICE, "batch_size": spec["batch"], "out_dir": str(out_dir), "epochs": 100_000,
+            "run": {"device": DEVICE, "speed": "off", "batch_size": spec["batch"], "out_dir": str(out_dir),
+                    "epochs": 100_000,
                     "sample_every_epochs": 0, "checkpoint_every_epochs": 0, "log_every_steps": 50}}
     return [base, *(overrides for _, overrides in CONFIGS[:upto + 1])]
 

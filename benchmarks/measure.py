@@ -117,7 +117,7 @@ def workload_config(work: StepWorkload, settings: Settings, out_dir: Path, *extr
         "data": {"name": "mnist-embedded", "image_size": work.image_size,
                  "limit": work.batch_size * (work.warmup + work.steps + 1)},
         "run": {"out_dir": str(out_dir), "epochs": 1000, "max_steps": work.warmup + work.steps,
-                "batch_size": work.batch_size, "device": settings.device, "precision": "fp32",
+                "batch_size": work.batch_size, "device": settings.device, "precision": "fp32", "speed": "off",
                 "sample_every_epochs": 0, "checkpoint_every_epochs": 0},
     }
     return make_plan([base, *extra], registry or get_registry())

@@ -4,7 +4,8 @@ One test per (model, batch size) trains the same model through several loops at 
 turns step by step (``measure.take_turns``): ``plain`` (``measure.plain_loop``), ``engine``
 (same settings as plain), ``engine-reuse`` (the G update reuses the D update's fake
 batch), for DCGAN-64 the engine with ganzoo's speed options added one at a
-time (``engine+channels_last``, ``engine+channels_last+foreach``, ...), and ``plain-again``,
+time (``engine+channels_last``, ``engine+channels_last+foreach``, ...), ``engine-auto`` (the default,
+``run.speed = auto``), and ``plain-again``,
 the noise floor (see ``loops_for``). It records, in the
 pytest-benchmark ``extra_info``, each loop's median seconds per step and images/s, its median
 speed relative to plain over the rotations, and the step's FLOPs (the report divides FLOP/s by
@@ -36,6 +37,11 @@ REUSE_FAKE_BATCH = {"strategy": {"options": {"fake_batch": "reuse"}}}
 instead of drawing a fresh one (Goodfellow et al.'s Algorithm 1, the default)."""
 
 
+SPEED_AUTO = {"run": {"speed": "auto", "precision": "auto"}}
+"""``engine-auto``: what a user gets by default, ``run.speed = auto`` (``ganzoo.speed``); every
+other engine loop runs with ``speed = off`` and adds options explicitly."""
+
+
 def loops_for(variant: str) -> dict[str, list[dict[str, Any]]]:
     """Loop name -> engine config layers (none for the plain loops); the speed options accumulate.
 
@@ -43,7 +49,8 @@ def loops_for(variant: str) -> dict[str, list[dict[str, Any]]]:
     ``plain-again`` is the plain loop a second time, last in the rotation: its ratio to
     ``plain`` is what two identical loops differ by on this machine, the noise floor.
     """
-    loops: dict[str, list[dict[str, Any]]] = {"plain": [], "engine": [], "engine-reuse": [REUSE_FAKE_BATCH]}
+    loops: dict[str, list[dict[str, Any]]] = {"plain": [], "engine": [], "engine-reuse": [REUSE_FAKE_BATCH],
+                                              "engine-auto": [SPEED_AUTO]}
     if variant in FAST_VARIANTS:
         for count in range(1, len(SPEED_OPTIONS) + 1):
             added = SPEED_OPTIONS[:count]

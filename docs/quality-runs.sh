@@ -6,7 +6,10 @@
 #   * each generator is then evaluated, also alone, with the MNIST classifier: 10,000 samples
 #     against the 10,000 real digits, every metric, seed 0, and its 64-sample grid is written.
 # A row is "VARIANT" (registered defaults, plus the widths below) or "VARIANT+toolbox" (the same
-# with EMA of G and DiffAugment on what D sees).
+# with EMA of G and DiffAugment on what D sees), "VARIANT+r1" (the R1 strategy) or "VARIANT+bf16"
+# (bf16 autocast on the CPU: the training-health check behind run.speed's table). Every run takes
+# the plain fp32 path (--speed off) unless its row says otherwise, as the rows measured before
+# run.speed existed did.
 #   usage: docs/quality-runs.sh OUT_DIR [ROW ...]      (default: every row, in the table's order)
 #          BUDGET=seconds per run (default 600)
 set -u
@@ -38,9 +41,10 @@ for row in "${ROWS[@]}"; do
     case $row in
         *+toolbox) extra=("${TOOLBOX[@]}") ;;
         *+r1) extra=(--strategy r1) ;;
+        *+bf16) extra=(--precision bf16) ;;
     esac
     # shellcheck disable=SC2046
-    $GANZOO train "$variant" $(widths "$variant") "${extra[@]}" --device cpu --epochs 10000 --quiet --overwrite \
+    $GANZOO train "$variant" $(widths "$variant") "${extra[@]}" --speed off --device cpu --epochs 10000 --quiet --overwrite \
         --out "$OUT/$row" --set run.max_seconds="$BUDGET" --set run.checkpoint_every_epochs=0 > "$OUT/$row.log" 2>&1
     grid=(); [ "$variant" != "${variant#cgan}" ] || [ "$variant" = resnet-projection ] || [ "$variant" = acgan ] \
         && grid=(--grid-by-class)

@@ -68,7 +68,8 @@ class OptimizerConfig(StrictModel):
     betas: tuple[float, float] = (0.5, 0.999)
     momentum: float = Field(0.0, ge=0, lt=1)
     weight_decay: float = Field(0.0, ge=0, le=1, description="weight decay; above 1 it would outweigh the loss")
-    implementation: Literal["auto", "foreach", "fused", "for-loop"] = "auto"
+    implementation: Literal["auto", "foreach", "fused", "for-loop"] = Field(
+        "auto", description="optimiser kernels; auto: run.speed decides (PyTorch's default with speed off)")
 
     @field_validator("betas")
     @classmethod
@@ -99,7 +100,7 @@ class RunConfig(StrictModel):
     max_seconds: float | None = Field(None, gt=0, description="stop after this much training time (a budget)")
     batch_size: int = Field(64, gt=0, le=65_536)
     device: DeviceName = "auto"
-    precision: PrecisionName = "auto"
+    precision: PrecisionName = Field("auto", description="auto: run.speed decides (mixed precision on CUDA)")
     sample_every_epochs: int = Field(1, ge=0, description="0 disables sample grids")
     checkpoint_every_epochs: int = Field(5, ge=0, description="0 checkpoints only at the end")
     checkpoint_every_steps: int = Field(0, ge=0, description="also checkpoint every N steps; 0 disables")
@@ -108,9 +109,13 @@ class RunConfig(StrictModel):
     max_rollbacks: int = Field(3, ge=1, le=100, description="give up after this many rollbacks")
     log_every_steps: int = Field(50, gt=0)
     num_fixed_samples: int = Field(64, gt=0, le=1024)
-    channels_last: bool = False
+    speed: Literal["auto", "off"] = Field(
+        "auto", description="auto: the fastest measured options for this device and variant family "
+                            "(ganzoo.speed); off: the plain fp32 path. Settings given explicitly win")
+    channels_last: bool | None = Field(None, description="channels_last memory format (default: run.speed decides)")
     sync_batchnorm: bool = Field(False, description="SyncBatchNorm across DDP ranks (CUDA only)")
-    compile: Literal["off", "default", "reduce-overhead", "max-autotune"] = "off"
+    compile: Literal["off", "default", "reduce-overhead", "max-autotune"] | None = Field(
+        None, description="torch.compile mode for G and D (default: run.speed decides)")
     eval_every_epochs: int = Field(0, ge=0, description="evaluate every N epochs and keep checkpoints/best; 0 disables")
     eval_metric: MetricName = Field("fid", description="the metric that picks the best checkpoint")
     eval_num_samples: int = Field(2000, ge=10, le=100_000, description="generated samples per evaluation")

@@ -47,6 +47,13 @@ class VariantSpec:
     description: str = ""
     defaults: Mapping[str, Any] = field(default_factory=dict)
     conditional: bool = False
+    family: str = ""
+    """The architecture family ``run.speed = auto`` looks up in ``ganzoo.speed.FAST_PATHS``
+    (``dcgan`` for every variant built on the DCGAN networks); default: the variant's name."""
+
+    @property
+    def speed_family(self) -> str:
+        return self.family or self.name
 
     @property
     def adversarial(self) -> bool:

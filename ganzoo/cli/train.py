@@ -25,7 +25,7 @@ FLAG_KEYS = {
     "loss": "loss.name", "strategy": "strategy.name", "lr": "optimizer.lr",
     "epochs": "run.epochs", "max_steps": "run.max_steps", "batch_size": "run.batch_size",
     "device": "run.device", "precision": "run.precision", "seed": "run.seed", "out": "run.out_dir",
-    "channels_last": "run.channels_last", "compile": "run.compile", "sync_batchnorm": "run.sync_batchnorm",
+    "speed": "run.speed", "channels_last": "run.channels_last", "compile": "run.compile", "sync_batchnorm": "run.sync_batchnorm",
 }
 
 
@@ -50,6 +50,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
     parser.add_argument("--seed", type=seed)
     parser.add_argument("--out", type=Path, help="run directory (default: runs/VARIANT)")
+    parser.add_argument("--speed", choices=["auto", "off"],
+                        help="auto (default): the fastest measured options for this device and variant; "
+                             "off: the plain fp32 path. Options given explicitly win either way")
     parser.add_argument("--channels-last", action="store_true", default=None, help="channels_last memory format")
     parser.add_argument("--compile", choices=["off", "default", "reduce-overhead", "max-autotune"],
                         help="torch.compile mode for G and D")

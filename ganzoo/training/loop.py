@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from ganzoo.errors import (ConfigError, DivergenceError, GanzooError, PluginErro
 from ganzoo.interfaces import Batch, Generator
 from ganzoo.plan import RunPlan
 from ganzoo.precision import Precision, resolve_precision
+from ganzoo.speed import choose_speed
 from ganzoo.training.callbacks import Callback, CallbackList
 from ganzoo.training.checkpoints import Progress, load_checkpoint, restore_rng_states, save_checkpoint
 from ganzoo.training.divergence import (LR_FACTOR_ON_ROLLBACK, divergence_error, generator_output_finite,
@@ -74,6 +75,11 @@ def train(plan: RunPlan, *, callbacks: Sequence[Callback] = (), resume: bool = F
 def _train_in(run_dir: RunDirectory, plan: RunPlan, callbacks: Sequence[Callback], *, resume: bool, overwrite: bool,
               cluster: Cluster) -> RunResult:
     notes = []
+    device = cluster.local_device(resolve_device(plan.config.run.device))
+    saved = run_dir.config_to_resume(plan.config.variant) if resume else None
+    speed = choose_speed(plan.config, device, plan.variant.spec.speed_family, saved)
+    plan = replace(plan, config=speed.config)  # concrete options from here on, recorded in config.json
+    notes.append(f"speed {plan.config.run.speed}: {speed.describe()}")
     if resume:
         check_resumable(run_dir, plan)
         if not run_dir.holds_run():  # stopped before its first checkpoint: the same seed gives the same run
@@ -84,7 +90,6 @@ def _train_in(run_dir: RunDirectory, plan: RunPlan, callbacks: Sequence[Callback
         if run_dir.holds_unfinished_start():
             notes.append(f"replacing the unfinished start in {run_dir.root} (it stopped before its first checkpoint)")
     fresh = not (resume and run_dir.holds_run())  # a new run, or a restart of one with no checkpoint
-    device = cluster.local_device(resolve_device(plan.config.run.device))
     precision = Precision(device, resolve_precision(plan.config.run.precision, device))
     seed_everything(plan.config.run.seed)
     parts = build(plan, device)
@@ -429,5 +434,5 @@ def _has_batchnorm(*modules: torch.nn.Module) -> bool:
                for layer in module.modules())
 
 
-def _maybe_compile(module: torch.nn.Module, mode: str) -> Any:
-    return module if mode == "off" else torch.compile(module, mode=mode)
+def _maybe_compile(module: torch.nn.Module, mode: str | None) -> Any:
+    return module if mode in ("off", None) else torch.compile(module, mode=mode)

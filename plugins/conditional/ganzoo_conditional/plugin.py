@@ -16,6 +16,7 @@ def ganzoo_register_variants() -> list[VariantSpec]:
     return [
         VariantSpec(
             name="cgan-mlp",
+            family="mlp",
             build_generator=ConditionalMLPGenerator,
             build_discriminator=ConditionalMLPDiscriminator,
             config_model=ConditionalMLPOptions,
@@ -25,6 +26,7 @@ def ganzoo_register_variants() -> list[VariantSpec]:
         ),
         VariantSpec(
             name="cgan-dcgan",
+            family="dcgan",
             build_generator=ConditionalDCGANGenerator,
             build_discriminator=ProjectionDiscriminator,
             config_model=ConditionalDCGANOptions,

@@ -15,6 +15,7 @@ def ganzoo_register_variants() -> list[VariantSpec]:
     return [
         VariantSpec(
             name="dcgan",
+            family="dcgan",
             build_generator=DCGANGenerator,
             build_discriminator=DCGANDiscriminator,
             config_model=DCGANOptions,
@@ -23,6 +24,7 @@ def ganzoo_register_variants() -> list[VariantSpec]:
         ),
         VariantSpec(
             name="dcgan-64",
+            family="dcgan",
             build_generator=DCGANGenerator,
             build_discriminator=DCGANDiscriminator,
             config_model=DCGANOptions,

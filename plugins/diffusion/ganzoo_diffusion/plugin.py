@@ -27,11 +27,11 @@ def build_ddpm_generator(options: DDPMOptions, image_shape: ImageShape, num_clas
 @hookimpl
 def ganzoo_register_variants() -> list[VariantSpec]:
     return [
-        VariantSpec(name="ddpm", build_generator=build_ddpm_generator, config_model=DDPMOptions,
+        VariantSpec(name="ddpm", family="ddpm", build_generator=build_ddpm_generator, config_model=DDPMOptions,
                     description="denoising diffusion (Ho et al. 2020) on diffusers' UNet2DModel; no discriminator; "
                                 "samples with DDIM (model.steps, default 50) or the full DDPM chain",
                     defaults=DDPM_TRAINING),
-        VariantSpec(name="ddpm-conditional", build_generator=build_ddpm_generator, config_model=DDPMOptions,
+        VariantSpec(name="ddpm-conditional", family="ddpm", build_generator=build_ddpm_generator, config_model=DDPMOptions,
                     description="class-conditional ddpm: a class embedding added to the UNet's timestep embedding",
                     defaults=DDPM_TRAINING, conditional=True),
     ]

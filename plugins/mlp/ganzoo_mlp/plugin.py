@@ -10,6 +10,7 @@ from ganzoo_mlp.models import MLPDiscriminator, MLPGenerator, MLPOptions
 def ganzoo_register_variants() -> list[VariantSpec]:
     return [VariantSpec(
         name="mlp",
+        family="mlp",
         build_generator=MLPGenerator,
         build_discriminator=MLPDiscriminator,
         config_model=MLPOptions,

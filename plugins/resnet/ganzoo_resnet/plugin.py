@@ -31,6 +31,7 @@ def ganzoo_register_variants() -> list[VariantSpec]:
     return [
         VariantSpec(
             name="resnet",
+            family="resnet",
             build_generator=ResNetGenerator,
             build_discriminator=ResNetDiscriminator,
             config_model=ResNetOptions,
@@ -40,6 +41,7 @@ def ganzoo_register_variants() -> list[VariantSpec]:
         ),
         VariantSpec(
             name="sngan",
+            family="dcgan",
             build_generator=SNGANGenerator,
             build_discriminator=SNGANDiscriminator,
             config_model=SNGANOptions,
@@ -49,6 +51,7 @@ def ganzoo_register_variants() -> list[VariantSpec]:
         ),
         VariantSpec(
             name="resnet-projection",
+            family="resnet",
             build_generator=ConditionalResNetGenerator,
             build_discriminator=ProjectionResNetDiscriminator,
             config_model=ResNetOptions,
@@ -59,6 +62,7 @@ def ganzoo_register_variants() -> list[VariantSpec]:
         ),
         VariantSpec(
             name="acgan",
+            family="resnet",
             build_generator=ConditionalResNetGenerator,
             build_discriminator=ACGANDiscriminator,
             config_model=ResNetOptions,

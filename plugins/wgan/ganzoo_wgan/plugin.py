@@ -45,6 +45,7 @@ def ganzoo_register_variants() -> list[VariantSpec]:
     return [
         VariantSpec(
             name="wgan-clip",
+            family="dcgan",
             build_generator=DCGANGenerator,
             build_discriminator=DCGANDiscriminator,
             config_model=DCGANOptions,
@@ -54,6 +55,7 @@ def ganzoo_register_variants() -> list[VariantSpec]:
         ),
         VariantSpec(
             name="wgan-gp",
+            family="dcgan",
             build_generator=DCGANGenerator,
             build_discriminator=DCGANDiscriminator,
             config_model=GradientPenaltyCriticOptions,
