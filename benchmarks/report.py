@@ -19,12 +19,14 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-HEADERS = ["workload", "plain\nimg/s", "engine\nimg/s", "engine\n/plain", "fast\nimg/s", "fast\n/plain",
-           "GFLOP\n/step", "util.\nengine", "util.\nfast", "noise\nA/A"]
+HEADERS = ["workload", "plain\nimg/s", "engine\nimg/s", "engine\n/plain", "auto\nimg/s", "auto\n/plain",
+           "fast\nimg/s", "fast\n/plain", "GFLOP\n/step", "util.\nengine", "util.\nauto", "noise\nA/A"]
 ENGINE_OVERHEAD_TARGET = 0.97  # engine / plain, same settings
 FAST_TARGET = 1.3  # fast / plain for DCGAN-64
+AUTO_TARGET = 1.5  # the default (run.speed auto) / plain fp32 for DCGAN-64, at batch 64 and 128 (issue 19)
 UTILISATION_TARGET = 0.80  # fast step FLOP/s / matmul ceiling for DCGAN-64
 SERVE_OVERHEAD_TARGET = 1.5  # ganzoo serve: request to image over HTTP / the same grid rendered in-process
+EPOCH_TARGET = 2.0  # whole epoch: the tutorial pipeline's wall time / `ganzoo train dcgan-64`'s (its defaults)
 
 Info = dict[str, Any]
 
@@ -68,14 +70,15 @@ def step_rows(infos: list[Info]) -> list[list[str]]:
         loops, batch = info["loops"], info["batch_size"]
         plain, engine, again, fast_name = loops.get("plain"), loops.get("engine"), loops.get("plain-again"), \
             fastest_variant(loops)
-        fast = loops.get(fast_name) if fast_name else None
-        engine_util, fast_util = utilisation(engine, peak, batch), utilisation(fast, peak, batch)
+        fast, auto = (loops.get(fast_name) if fast_name else None), loops.get("engine-auto")
+        engine_util, auto_util = utilisation(engine, peak, batch), utilisation(auto, peak, batch)
         rows.append([
             info["workload"], _fmt(plain and plain["images_per_s"], ",.0f"),
             _fmt(engine and engine["images_per_s"], ",.0f"), _fmt(engine and engine["vs_plain"], ".2f", "x"),
+            _fmt(auto and auto["images_per_s"], ",.0f"), _fmt(auto and auto["vs_plain"], ".2f", "x"),
             _fmt(fast and fast["images_per_s"], ",.0f"), _fmt(fast and fast["vs_plain"], ".2f", "x"),
             _fmt((engine or plain)["step_flops"] / 1e9, ".1f"),
-            _fmt(engine_util and engine_util * 100, ".0f", "%"), _fmt(fast_util and fast_util * 100, ".0f", "%"),
+            _fmt(engine_util and engine_util * 100, ".0f", "%"), _fmt(auto_util and auto_util * 100, ".0f", "%"),
             _fmt(again and again["vs_plain"], ".2f", "x"),
         ])
     return rows
@@ -96,10 +99,11 @@ def note_lines(infos: list[Info]) -> list[str]:
             added = ", ".join(f"{'+' if index else ''}{name.split('+')[-1]} {loop['vs_plain']:.2f}x"
                               for index, (name, loop) in enumerate(options))
             lines.append(f"{info['workload']} speed options added one at a time (vs plain): {added}")
-    lines.append("x/plain = median over the rotations of plain's step time / x's (the loops take turns step by "
-                 "step); fast = every speed option (the better of with and without torch.compile); "
-                 "util. = counted step FLOPs x steps/s / ceiling; noise A/A = the plain loop run again in the "
-                 "same rotation / plain")
+    if steps(infos):
+        lines.append("x/plain = median over the rotations of plain's step time / x's (the loops take turns step "
+                     "by step); fast = every speed option (the better of with and without torch.compile); "
+                     "util. = counted step FLOPs x steps/s / ceiling; noise A/A = the plain loop run again in the "
+                     "same rotation / plain")
     for info in infos:
         if info.get("kind") == "sample":
             share = utilisation(info, peak)
@@ -126,7 +130,30 @@ def note_lines(infos: list[Info]) -> list[str]:
                          f"{info['request_s'] * 1000:,.1f} ms over HTTP; {info['render_s'] * 1000:,.1f} ms "
                          f"rendered in-process ({info['overhead']:.2f}x, target <= {SERVE_OVERHEAD_TARGET}x: "
                          f"{'met' if info['overhead'] <= SERVE_OVERHEAD_TARGET else 'missed'})")
-    return lines + target_lines(infos, peak)
+    return lines + epoch_lines(infos) + target_lines(infos, peak)
+
+
+def epoch_lines(infos: list[Info]) -> list[str]:
+    """The whole-epoch benchmark: each arm's median wall time, the speed-ups, the target and the spread."""
+    lines = []
+    for info in infos:
+        if info.get("kind") != "epoch":
+            continue
+        arms, name = info["arms"], f"epoch {info['variant']} b{info['batch_size']} on {info['digits']:,} digits"
+        timed = ", ".join(f"{arm} {arm_info['epoch_s']:,.1f} s"
+                          + (f" ({arm_info['vs_tutorial']:.2f}x)" if "vs_tutorial" in arm_info else "")
+                          for arm, arm_info in arms.items())
+        default = arms.get("ganzoo", {}).get("vs_tutorial")
+        target = ("" if default is None
+                  else f"; target >= {EPOCH_TARGET:g}x: {'met' if default >= EPOCH_TARGET else 'missed'}")
+        lines.append(f"{name}: {timed}{target}")
+        per_round = ", ".join(f"{arm} {arm_info['vs_tutorial_min']:.2f}x to {arm_info['vs_tutorial_max']:.2f}x"
+                              for arm, arm_info in arms.items() if "vs_tutorial" in arm_info)
+        spread = ", ".join(f"{arm} {arm_info['rounds_spread']:.2f}x" for arm, arm_info in arms.items())
+        rounds = f"{info['rounds']} round{'s' if info['rounds'] != 1 else ''}"
+        lines.append(f"{name}: whole-process wall time, median of {rounds} taking turns; "
+                     f"tutorial/arm per round {per_round}; slowest/fastest round {spread}")
+    return lines
 
 
 def target_lines(infos: list[Info], peak: float | None) -> list[str]:
@@ -141,6 +168,13 @@ def target_lines(infos: list[Info], peak: float | None) -> list[str]:
         floor = f"; identical loops differed by {min(noise):.2f}x to {max(noise):.2f}x" if noise else ""
         lines.append(f"target engine/plain >= {ENGINE_OVERHEAD_TARGET}: {met} of {len(overhead)} workloads "
                      f"(lowest {overhead[worst]:.2f}x, {worst}){floor}")
+    for info in steps(infos):
+        auto = info["loops"].get("engine-auto")
+        if info["workload"].startswith("dcgan-64") and auto is not None:
+            share = utilisation(auto, peak, info["batch_size"])
+            lines.append(f"target {info['workload']} auto/plain >= {AUTO_TARGET}x (the default, run.speed auto, "
+                         f"against the plain fp32 loop): {'met' if auto['vs_plain'] >= AUTO_TARGET else 'missed'} "
+                         f"({auto['vs_plain']:.2f}x" + (f", util. {share:.0%})" if share else ")"))
     for info in steps(infos):
         fast_name = fastest_variant(info["loops"])
         if not info["workload"].startswith("dcgan-64") or fast_name is None:

@@ -22,24 +22,31 @@ def test_the_benchmarks_run_in_smoke_mode_and_print_one_table(tmp_path: Path) ->
     env = {**os.environ, "GANZOO_BENCH_SMOKE": "1", "GANZOO_BENCH_DEVICE": "cpu", "COLUMNS": "120"}
     run = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "benchmarks"), "--benchmark-only",
                           f"--benchmark-json={saved}", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     summary = run.stdout.split("ganzoo benchmark summary", 1)[-1]
     assert "ganzoo step throughput" in summary and "mlp-32-b8" in summary
     assert "fp32 matmul ceiling" in summary and "target engine/plain >= 0.97" in summary
     assert "sampling cost dcgan-vs-ddpm-32" in summary and "DDPM 1000 steps" in summary
+    assert "epoch dcgan-64 b64 on 128 digits: tutorial" in summary and "ganzoo --speed off" in summary
+    assert "target >= 2x:" in summary
 
     infos = [bench["extra_info"] for bench in json.loads(saved.read_text())["benchmarks"]]
-    assert {info["kind"] for info in infos} == {"ceiling", "step", "sample", "load", "serve", "data", "sampler-cost"}
+    kinds = {"ceiling", "step", "sample", "load", "serve", "data", "sampler-cost", "epoch"}
+    assert {info["kind"] for info in infos} == kinds
     loops = {name for info in infos if info["kind"] == "step" for name in info["loops"]}
-    assert loops == {"plain", "engine", "engine-reuse", "engine+channels_last", "engine+channels_last+foreach",
+    assert loops == {"plain", "engine", "engine-reuse", "engine-auto", "engine+channels_last",
+                     "engine+channels_last+foreach",
                      "plain-again"}
+    epoch = next(info for info in infos if info["kind"] == "epoch")
+    assert set(epoch["arms"]) == {"tutorial", "ganzoo", "ganzoo --speed off"}
+    assert all(len(times) == epoch["rounds"] for times in epoch["seconds"].values())
 
     markdown = tmp_path / "benchmark.md"
     rebuilt = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), str(saved),
                               "--markdown", str(markdown)], env=env, capture_output=True, text=True, timeout=120)
     assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
-    assert "| mlp-32-b8 |" in markdown.read_text()
+    assert "| mlp-32-b8 |" in markdown.read_text() and "- epoch dcgan-64 b64 on 128 digits" in markdown.read_text()
 
 
 def test_the_gpu_speed_script_runs_its_rows_on_the_cpu(tmp_path: Path) -> None:
