@@ -1,9 +1,9 @@
 """``run.speed``: the fast path for this device and variant family, chosen from a measured table.
 
 Which speed options help depends on the device and the model: on a 2-core AVX512-BF16 CPU,
-channels_last speeds up the DCGAN convolutions and slows nothing down, torch.compile makes
-the step slower, and bf16 autocast is faster where oneDNN has bf16 kernels. Users should not
-have to know this. ``run.speed = "auto"`` (the default) looks the options up in
+channels_last speeds up the DCGAN-64 and ResNet convolutions, multi-tensor Adam helps only the
+UNet, and bf16 autocast speeds up the MLP but slows the convolutions down several times. Users
+should not have to know this. ``run.speed = "auto"`` (the default) looks the options up in
 ``FAST_PATHS`` (produced by ``benchmarks/speed_table.py`` and shown in
 ``docs/pages/benchmarks.md``); ``"off"`` is the plain path: fp32, contiguous memory, PyTorch's
 default optimiser kernels, no compilation.
@@ -38,16 +38,20 @@ class FastPath:
 
 
 FAST_PATHS: dict[tuple[str, str], FastPath] = {
-    # Measured on a 2-core AMD EPYC with AVX512-BF16 (benchmarks/speed_table.py, 2026-12-02).
-    ("cpu", "mlp"): FastPath(channels_last=False, optimizer="foreach", compile="off", bf16=False),
-    ("cpu", "dcgan"): FastPath(channels_last=True, optimizer="foreach", compile="off", bf16=False),
-    ("cpu", "resnet"): FastPath(channels_last=True, optimizer="foreach", compile="off", bf16=False),
+    # Measured alone on a 2-core AMD EPYC with AVX512-BF16, batch 64, each option against
+    # speed off in one rotation (benchmarks/speed_table.py, 2026-12-02; docs/pages/benchmarks.md
+    # "The speed table"). An option is on where it beat off by 2% beyond the A/A noise. bf16 was
+    # faster for mlp (1.37x) and resnet (1.51x) but its training health is not measured yet, and
+    # it slowed every DCGAN and the UNet down (0.11x to 0.62x): it stays off everywhere on the CPU.
+    ("cpu", "mlp"): FastPath(channels_last=False, optimizer="auto", compile="off", bf16=False),
+    ("cpu", "dcgan"): FastPath(channels_last=True, optimizer="auto", compile="off", bf16=False),
+    ("cpu", "resnet"): FastPath(channels_last=True, optimizer="auto", compile="off", bf16=False),
     ("cpu", "ddpm"): FastPath(channels_last=False, optimizer="foreach", compile="off", bf16=False),
-    ("cpu", "*"): FastPath(channels_last=False, optimizer="foreach", compile="off", bf16=False),
+    ("cpu", "*"): FastPath(channels_last=False, optimizer="auto", compile="off", bf16=False),
     # Not measured by this table (no GPU was lent): mixed precision as before, and the kernels
     # that are faster on every recent GPU. docs/pages/gpu.md holds what the GPU script measures.
     ("cuda", "*"): FastPath(channels_last=True, optimizer="fused", compile="off", bf16=True),
-    ("mps", "*"): FastPath(channels_last=False, optimizer="foreach", compile="off", bf16=False),
+    ("mps", "*"): FastPath(channels_last=False, optimizer="auto", compile="off", bf16=False),
 }
 """(device type, variant family) -> options; ``"*"`` is the row for a family the table lacks."""
 
