@@ -22,6 +22,7 @@ from ganzoo.errors import GanzooError, PluginError, UnknownNameError, WeightsErr
 from ganzoo.interfaces import Generator
 from ganzoo.devices import resolve_device
 from ganzoo.registry import PluginInfo, Registry, get_registry
+from ganzoo.sampling import use_sampling_layout
 from ganzoo.safe_state import read_safetensors, read_safetensors_metadata, save_safetensors
 
 GENERATOR_FORMAT = "ganzoo.generator.v1"
@@ -113,7 +114,8 @@ def _first_problem(exc: ValidationError) -> str:
 
 def load_generator(path: Path | str, device: str | torch.device = "auto",
                    registry: Registry | None = None) -> Generator:
-    """Rebuild a generator from a weights file, ready for ``generator.sample(n, seed=...)``."""
+    """Rebuild a generator from a weights file, ready for ``generator.sample(n, seed=...)``: in
+    eval mode on ``device``, and in channels_last if it convolves (``use_sampling_layout``)."""
     path = Path(path)
     tensors, raw_metadata = read_safetensors(path, "weights file")
     metadata = _parse_metadata(raw_metadata, path)
@@ -146,7 +148,7 @@ def load_generator(path: Path | str, device: str | torch.device = "auto",
                     check_range=False)
     check_finite_probe(generator, path)
     device = device if isinstance(device, torch.device) else resolve_device(device)
-    return generator.to(device).eval()
+    return use_sampling_layout(generator.to(device).eval())
 
 
 @torch.no_grad()

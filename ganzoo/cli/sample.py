@@ -16,11 +16,13 @@ import torch
 from rich.console import Console
 
 from ganzoo.cli.arguments import seed
+from ganzoo.devices import resolve_device
 from ganzoo.errors import ConfigError
 from ganzoo.files import check_output_path
 from ganzoo.images import GridLayout, to_pixels, write_grid, write_pixels
 from ganzoo.interfaces import Generator
-from ganzoo.sampling import check_sampling_memory, decode_in_chunks, seeded_inputs
+from ganzoo.sampling import (SAMPLING_PRECISIONS, check_sampling_memory, check_sampling_precision, decode_in_chunks,
+                             seeded_inputs)
 from ganzoo.weights import load_generator
 
 
@@ -41,7 +43,16 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                              "mass (0 < PSI <= 1; default 1, none); less variety, more fidelity")
     parser.add_argument("--grid-by-class", action="store_true",
                         help="one grid row per class, --nrow images each (conditional generators)")
+    add_precision_argument(parser)
     parser.set_defaults(handler=run)
+
+
+def add_precision_argument(parser: argparse.ArgumentParser, recorded: str = "") -> None:
+    """``--precision``, as ``sample`` and ``eval`` take it (``recorded``: what else the help says)."""
+    parser.add_argument("--precision", choices=SAMPLING_PRECISIONS, default="fp32",
+                        help="fp32 (default), or autocast to bf16 (CPU, CUDA) or fp16 (CUDA): faster (a DCGAN "
+                             "1.7-1.9x on a CPU with avx512_bf16), and 14-30%% of the 8-bit pixels move by a few "
+                             "levels" + recorded)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -53,6 +64,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError(f"--truncation must lie in (0, 1] (got {args.truncation}); 1 means no truncation")
     if args.grid_by_class and (args.label is not None or args.format != "grid"):
         raise ConfigError("--grid-by-class draws every class into one grid; drop --label and --format png")
+    check_sampling_precision(args.precision, resolve_device(args.device))
     as_grid = args.format == "grid"
     check_output_path(args.out, "--out", kind="file" if as_grid else "directory", suffix=".png" if as_grid else None)
     generator = load_generator(args.weights, device=args.device)
@@ -61,7 +73,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     layout = GridLayout(num, generator.image_shape, args.nrow)
     check_sampling_memory(num, generator.image_shape, layout.nbytes if as_grid else 0)
     latents, labels = seeded_inputs(generator, num, args.seed, labels, args.truncation)
-    chunks = decode_in_chunks(generator, latents, labels, args.weights)
+    chunks = decode_in_chunks(generator, latents, labels, args.weights, precision=args.precision)
     if not as_grid:
         write_files(chunks, args.out)
         console.print(f"wrote {num} PNG files to {args.out}/", soft_wrap=True)

@@ -34,6 +34,7 @@ from ganzoo.devices import resolve_device
 from ganzoo.metrics.catalogue import METRIC_GROUPS
 from ganzoo.metrics.result import DEFAULT_METRICS, DEFAULT_NUM_SAMPLES, EvaluationResult, MetricValue
 from ganzoo.registry import Registry, get_registry
+from ganzoo.sampling import check_sampling_precision, decode_batch
 
 Values = dict[str, tuple[float, float | None]]
 
@@ -45,7 +46,8 @@ def evaluate(generator: Generator, dataset: ImageDataset | str = "mnist-embedded
              split: str | None = None, data_root: Path | None = None, baseline: bool = True,
              inception_weights: Path | None = None, cache_root: Path | None = None, batch_size: int = 500,
              device: str | torch.device | None = None, registry: Registry | None = None,
-             note: Callable[[str], None] | None = None, truncation: float = 1.0) -> EvaluationResult:
+             note: Callable[[str], None] | None = None, truncation: float = 1.0,
+             precision: str = "fp32") -> EvaluationResult:
     """Evaluate ``generator`` against ``dataset`` (an ``ImageDataset`` or a registered dataset name).
 
     ``metrics`` picks groups from ``fid, kid, is, pr, coverage, accuracy``; ``backbones`` defaults
@@ -57,7 +59,8 @@ def evaluate(generator: Generator, dataset: ImageDataset | str = "mnist-embedded
     is generated (``ganzoo.metrics.preflight``: too few samples, a shape real data cannot match,
     no usable backbone or metric, an unwritable cache), and so are generated NaN/Inf images.
     ``truncation`` < 1 evaluates truncated samples (``ganzoo.latent.truncate_latents``) and is
-    recorded in the protocol.
+    recorded in the protocol; so is a ``precision`` other than fp32 (``bf16``: the samples are
+    generated under autocast, ``ganzoo.sampling.SAMPLING_PRECISIONS``), as ``sampling_precision``.
     """
     truncate_latents(torch.zeros(0), truncation)  # an out-of-range psi is refused before any work
     groups = parse_metric_groups(metrics)
@@ -65,6 +68,7 @@ def evaluate(generator: Generator, dataset: ImageDataset | str = "mnist-embedded
     check_evaluable_shape(generator.image_shape)
     device = resolve_device(device) if isinstance(device, str) else (device or generator.device)
     generator = generator.to(device)
+    check_sampling_precision(precision, device)
     real, split = _real_dataset(dataset, generator, split, data_root, registry)
     num_reference = len(real) if num_real is None else min(num_real, len(real))
     check_sample_counts(groups, num_samples, num_reference, baseline=baseline,
@@ -78,7 +82,8 @@ def evaluate(generator: Generator, dataset: ImageDataset | str = "mnist-embedded
     for line in notes:
         if note:
             note(line)
-    fakes, requested = generate_uint8(generator, num_samples, seed=seed, batch_size=batch_size, truncation=truncation)
+    fakes, requested = generate_uint8(generator, num_samples, seed=seed, batch_size=batch_size, truncation=truncation,
+                                      precision=precision)
 
     values: list[MetricValue] = []
     details: dict[str, Any] = {}
@@ -110,6 +115,8 @@ def evaluate(generator: Generator, dataset: ImageDataset | str = "mnist-embedded
     }
     if truncation < 1.0:
         protocol["truncation"] = truncation
+    if precision != "fp32":
+        protocol["sampling_precision"] = precision
     return EvaluationResult(values, protocol, details, notes)
 
 
@@ -181,27 +188,27 @@ def real_vs_real(groups: Sequence[str], backbone: Backbone, reference: Reference
     return {name: (value[0], value[1]) for name, value in cached[key]["values"].items()}
 
 
-@torch.no_grad()
 def generate_uint8(generator: Generator, n: int, *, seed: int, batch_size: int = 500,
-                   truncation: float = 1.0) -> tuple[Tensor, Tensor | None]:
+                   truncation: float = 1.0, precision: str = "fp32") -> tuple[Tensor, Tensor | None]:
     """``n`` samples as uint8 on the CPU, and the balanced labels a conditional generator was given;
-    with ``truncation`` < 1 the latents' entries outside the threshold are redrawn from the same seed."""
+    with ``truncation`` < 1 the latents' entries outside the threshold are redrawn from the same seed.
+    Decoded ``batch_size`` at a time (``ganzoo.sampling.decode_batch``, in ``precision``) into one
+    uint8 tensor."""
     cpu_rng = torch.Generator().manual_seed(seed)
     latents = truncate_latents(generator.sample_latents(n, generator=cpu_rng, device="cpu"), truncation,
                                generator=cpu_rng)
     labels = None if generator.num_classes is None else torch.arange(n) % generator.num_classes
-    chunks = []
+    fakes = torch.empty((n, *generator.image_shape), dtype=torch.uint8)
     for start in range(0, n, batch_size):
-        chunk_labels = None if labels is None else labels[start:start + batch_size]
-        images = generator.sample(len(latents[start:start + batch_size]), latents=latents[start:start + batch_size],
-                                  labels=chunk_labels, batch_size=batch_size)
+        stop = start + batch_size
+        images = decode_batch(generator, latents[start:stop], None if labels is None else labels[start:stop], precision)
         bad = count_nonfinite_images(images)
         if bad:  # uint8 would turn NaN into black pixels and the metrics into confident nonsense
             raise WeightsError(f"the generator made NaN or Inf values in {bad} of samples "
                                f"{start}..{start + len(images) - 1} (seed {seed}); its weights are from a diverged run "
                                "or damaged, so there is nothing to evaluate: use an earlier checkpoint")
-        chunks.append(to_uint8(images).cpu())
-    return torch.cat(chunks), labels
+        fakes[start:stop] = to_uint8(images)
+    return fakes, labels
 
 
 def _real_dataset(dataset: ImageDataset | str, generator: Generator, split: str | None, data_root: Path | None,
