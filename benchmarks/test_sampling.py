@@ -15,7 +15,7 @@ import pytest
 from torch.utils.flop_counter import FlopCounterMode
 
 from ganzoo.devices import resolve_device
-from ganzoo.sampling import sampling_precisions
+from ganzoo.inference import sampling_precisions
 from ganzoo.weights import load_generator
 from measure import Settings, model_name, write_generator
 

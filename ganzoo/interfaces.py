@@ -92,11 +92,11 @@ class Generator(nn.Module, ABC):
         trick (``ganzoo.latent.truncate_latents``): latent entries outside the central psi of
         the prior's mass are redrawn, from the same seeded generator after the labels.
         ``precision`` ``"bf16"`` (CPU, CUDA) or ``"fp16"`` (CUDA) samples under autocast: faster,
-        and a few 8-bit pixels differ from fp32's (``ganzoo.sampling.SAMPLING_PRECISIONS``).
+        and a few 8-bit pixels differ from fp32's (``ganzoo.inference.SAMPLING_PRECISIONS``).
         The images come back float32, ``batch_size`` decoded at a time.
         """
         from ganzoo.latent import truncate_latents
-        from ganzoo.sampling import check_sampling_precision, decode_all
+        from ganzoo.inference import check_sampling_precision, decode_all
 
         check_sampling_precision(precision, self.device)
         cpu_rng = seeded_rng(seed) if seed is not None else None

@@ -22,7 +22,7 @@ from ganzoo.errors import GanzooError, PluginError, UnknownNameError, WeightsErr
 from ganzoo.interfaces import Generator
 from ganzoo.devices import resolve_device
 from ganzoo.registry import PluginInfo, Registry, get_registry
-from ganzoo.sampling import use_sampling_layout
+from ganzoo.inference import use_sampling_layout
 from ganzoo.safe_state import read_safetensors, read_safetensors_metadata, save_safetensors
 
 GENERATOR_FORMAT = "ganzoo.generator.v1"

@@ -18,7 +18,8 @@ from ganzoo.errors import ConfigError
 from ganzoo.interfaces import Generator
 from ganzoo.metrics.evaluate import evaluate, generate_uint8
 from ganzoo.registry import get_registry
-from ganzoo.sampling import check_sampling_precision, decode_in_chunks, seeded_inputs
+from ganzoo.inference import check_sampling_precision
+from ganzoo.sampling import decode_in_chunks, seeded_inputs
 from ganzoo.weights import load_generator, save_generator
 
 TINY = {"mlp": {"latent_dim": 8, "generator_widths": [32, 64], "discriminator_widths": [16]},

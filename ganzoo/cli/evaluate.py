@@ -31,7 +31,7 @@ from ganzoo.metrics.backbones import cache_dir
 from ganzoo.metrics.preflight import check_evaluable_shape, check_same_shape
 from ganzoo.metrics.result import DEFAULT_NUM_SAMPLES, EvaluationResult
 from ganzoo.registry import get_registry
-from ganzoo.sampling import check_sampling_precision
+from ganzoo.inference import check_sampling_precision
 from ganzoo.training.model_card import evaluation_markdown, update_metrics_section
 from ganzoo.training.rundir import RunDirectory
 from ganzoo.weights import load_generator

@@ -21,8 +21,8 @@ from ganzoo.errors import ConfigError
 from ganzoo.files import check_output_path
 from ganzoo.images import GridLayout, to_pixels, write_grid, write_pixels
 from ganzoo.interfaces import Generator
-from ganzoo.sampling import (SAMPLING_PRECISIONS, check_sampling_memory, check_sampling_precision, decode_in_chunks,
-                             seeded_inputs)
+from ganzoo.inference import SAMPLING_PRECISIONS, check_sampling_precision
+from ganzoo.sampling import check_sampling_memory, decode_in_chunks, seeded_inputs
 from ganzoo.weights import load_generator
 
 
@@ -51,7 +51,7 @@ def add_precision_argument(parser: argparse.ArgumentParser, recorded: str = "") 
     """``--precision``, as ``sample`` and ``eval`` take it (``recorded``: what else the help says)."""
     parser.add_argument("--precision", choices=SAMPLING_PRECISIONS, default="fp32",
                         help="fp32 (default), or autocast to bf16 (CPU, CUDA) or fp16 (CUDA): faster (a DCGAN "
-                             "1.7-1.9x on a CPU with avx512_bf16), and 14-30%% of the 8-bit pixels move by a few "
+                             "1.5-1.9x on a CPU with avx512_bf16), and 14-30%% of the 8-bit pixels move by a few "
                              "levels" + recorded)
 
 

@@ -34,7 +34,7 @@ from ganzoo.devices import resolve_device
 from ganzoo.metrics.catalogue import METRIC_GROUPS
 from ganzoo.metrics.result import DEFAULT_METRICS, DEFAULT_NUM_SAMPLES, EvaluationResult, MetricValue
 from ganzoo.registry import Registry, get_registry
-from ganzoo.sampling import check_sampling_precision, decode_batch
+from ganzoo.inference import check_sampling_precision, decode_batch
 
 Values = dict[str, tuple[float, float | None]]
 
@@ -60,7 +60,7 @@ def evaluate(generator: Generator, dataset: ImageDataset | str = "mnist-embedded
     no usable backbone or metric, an unwritable cache), and so are generated NaN/Inf images.
     ``truncation`` < 1 evaluates truncated samples (``ganzoo.latent.truncate_latents``) and is
     recorded in the protocol; so is a ``precision`` other than fp32 (``bf16``: the samples are
-    generated under autocast, ``ganzoo.sampling.SAMPLING_PRECISIONS``), as ``sampling_precision``.
+    generated under autocast, ``ganzoo.inference.SAMPLING_PRECISIONS``), as ``sampling_precision``.
     """
     truncate_latents(torch.zeros(0), truncation)  # an out-of-range psi is refused before any work
     groups = parse_metric_groups(metrics)
@@ -192,7 +192,7 @@ def generate_uint8(generator: Generator, n: int, *, seed: int, batch_size: int =
                    truncation: float = 1.0, precision: str = "fp32") -> tuple[Tensor, Tensor | None]:
     """``n`` samples as uint8 on the CPU, and the balanced labels a conditional generator was given;
     with ``truncation`` < 1 the latents' entries outside the threshold are redrawn from the same seed.
-    Decoded ``batch_size`` at a time (``ganzoo.sampling.decode_batch``, in ``precision``) into one
+    Decoded ``batch_size`` at a time (``ganzoo.inference.decode_batch``, in ``precision``) into one
     uint8 tensor."""
     cpu_rng = torch.Generator().manual_seed(seed)
     latents = truncate_latents(generator.sample_latents(n, generator=cpu_rng, device="cpu"), truncation,
