@@ -37,6 +37,22 @@ unlike Adam's, is proportional to the gradient: a gradient summed instead of ave
 would show."""
 
 
+def assert_ranks_agree_with_one_process(rank0: list[dict[str, torch.Tensor]], rank1: list[dict[str, torch.Tensor]],
+                                        reference: list[dict[str, torch.Tensor]]) -> None:
+    """The checks every DDP test makes of the snapshots: after each step both ranks hold the same
+    finite weights, close to the single process's with the whole batch, and training moved them."""
+    start = reference[0]
+    for step, (a, b, ref) in enumerate(zip(rank0, rank1, reference), start=1):
+        assert a.keys() == b.keys() == ref.keys()
+        for name in ref:
+            assert torch.isfinite(a[name]).all(), f"{name} is not finite after step {step}"
+            assert torch.equal(a[name], b[name]), f"ranks differ in {name} after step {step}"
+            torch.testing.assert_close(a[name], ref[name], atol=1e-5, rtol=1e-4,
+                                       msg=lambda m, name=name, step=step: f"{name} after step {step}: {m}")
+    moved = max((reference[-1][name] - start[name]).abs().max().item() for name in start)
+    assert moved > 1e-3  # the comparison is meaningful: training moved the weights
+
+
 def snapshot(*modules: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {f"{index}.{name}": value.detach().clone()
             for index, module in enumerate(modules) for name, value in module.state_dict().items()}
