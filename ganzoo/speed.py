@@ -17,14 +17,12 @@ changing a run in flight.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from ganzoo.config import TrainConfig
-from ganzoo.precision import resolve_precision
+from ganzoo.precision import cpu_has_native_bf16, resolve_precision
 
 
 @dataclass(frozen=True)
@@ -59,22 +57,6 @@ FAST_PATHS: dict[tuple[str, str], FastPath] = {
 def fast_path(device: torch.device, family: str) -> FastPath:
     """The table's row for ``family`` on ``device``, or the device's default row."""
     return FAST_PATHS.get((device.type, family)) or FAST_PATHS.get((device.type, "*")) or FAST_PATHS[("cpu", "*")]
-
-
-CPUINFO = Path("/proc/cpuinfo")
-
-
-@cache
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX), where bf16 autocast pays.
-
-    Elsewhere oneDNN emulates bf16 with conversions and it is slower than fp32.
-    """
-    try:
-        flags = CPUINFO.read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return False
-    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
 
 
 def bf16_native(device: torch.device) -> bool:

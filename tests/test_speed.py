@@ -128,3 +128,42 @@ def test_resume_refuses_a_changed_explicit_precision_but_keeps_an_auto_one(tmp_p
     changed = {**layer, "run": {**layer["run"], "max_steps": 3, "precision": "bf16"}}
     with pytest.raises(ConfigError, match="run.precision was 'fp32', now 'bf16'"):
         train(make_plan([changed]), resume=True)
+
+
+@pytest.mark.parametrize(("flags", "onednn", "native"), [
+    ("fpu sse avx2", True, False),  # an AVX2 CPU: no bf16 instructions
+    ("fpu avx2 avx512f avx512_bf16", True, True),
+    ("fpu avx2 amx_bf16 amx_tile", True, True),
+    ("fpu avx2 avx512f avx512_bf16", False, False),  # the instructions, but no oneDNN bf16 kernels
+])
+def test_native_bf16_needs_the_instructions_and_onednn_kernels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               flags: str, onednn: bool, native: bool) -> None:
+    from ganzoo import precision
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    monkeypatch.setattr(precision, "CPUINFO", cpuinfo)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: onednn, raising=False)
+    precision.cpu_has_native_bf16.cache_clear()
+    try:
+        assert precision.cpu_has_native_bf16() is native
+    finally:
+        precision.cpu_has_native_bf16.cache_clear()
+
+
+def test_bf16_without_native_support_is_noted_once_at_the_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It is correct there, only slow (PyTorch's reference convolutions), so a note, not an error."""
+    from ganzoo import precision
+
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
+    assert precision.precision_note("fp32", CPU) is None
+    assert precision.precision_note("bf16", torch.device("cuda")) is None
+    plan = make_plan([{"variant": "mlp", "data": {"limit": 64},
+                       "run": {"out_dir": str(tmp_path / "run"), "max_steps": 1, "batch_size": 32,
+                               "device": "cpu", "sample_every_epochs": 0, "precision": "bf16"}}])
+    collector = NoteCollector()
+    train(plan, callbacks=[collector])
+    slow = [note for note in collector.notes if note.startswith("precision bf16 on a CPU without native bf16")]
+    assert len(slow) == 1 and "fp32 is faster here" in slow[0]
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    assert precision.precision_note("bf16", CPU) is None

@@ -27,7 +27,7 @@ from ganzoo.errors import (ConfigError, DivergenceError, GanzooError, PluginErro
                            first_line)
 from ganzoo.interfaces import Batch, Generator
 from ganzoo.plan import RunPlan
-from ganzoo.precision import Precision, resolve_precision
+from ganzoo.precision import Precision, precision_note, resolve_precision
 from ganzoo.speed import choose_speed
 from ganzoo.training.callbacks import Callback, CallbackList
 from ganzoo.training.checkpoints import Progress, load_checkpoint, restore_rng_states, save_checkpoint
@@ -91,6 +91,8 @@ def _train_in(run_dir: RunDirectory, plan: RunPlan, callbacks: Sequence[Callback
             notes.append(f"replacing the unfinished start in {run_dir.root} (it stopped before its first checkpoint)")
     fresh = not (resume and run_dir.holds_run())  # a new run, or a restart of one with no checkpoint
     precision = Precision(device, resolve_precision(plan.config.run.precision, device))
+    if (slow := precision_note(precision.mode, device)) is not None:
+        notes.append(slow)
     seed_everything(plan.config.run.seed)
     parts = build(plan, device)
     if parts.dataset.note:
