@@ -126,6 +126,24 @@ def test_the_sample_command_takes_a_precision(weights: Path, tmp_path: Path,
     assert usage.value.code == 2
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_where_the_cpu_lacks_it_runs_and_says_why_it_is_slow(weights: Path, tmp_path: Path, native: bool,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """sample and interpolate (and eval, through the same check) note it once on stderr."""
+    from ganzoo import precision
+
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: native)
+    capsys.readouterr()
+    assert main(["sample", str(weights), "--num", "4", "--device", "cpu", "--precision", "bf16",
+                 "--out", str(tmp_path / "grid.png")]) == 0
+    assert main(["interpolate", str(weights), "--pairs", "1", "--steps", "3", "--device", "cpu",
+                 "--precision", "bf16", "--out", str(tmp_path / "walk.png")]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "without native bf16" in line]
+    assert len(notes) == (0 if native else 2) and all(line.startswith("note: precision bf16") for line in notes)
+    assert (tmp_path / "grid.png").exists() and (tmp_path / "walk.png").exists()
+
+
 def test_a_precision_the_device_lacks_is_refused_by_the_library(weights: Path) -> None:
     generator = load_generator(weights, device="cpu")
     with pytest.raises(ConfigError, match="'fp16' is not available on cpu; use fp32 or bf16"):

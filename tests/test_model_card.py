@@ -78,3 +78,19 @@ def test_a_card_without_markers_is_left_alone(tmp_path: Path) -> None:
     card.write_text("# my own README\n")
     assert not update_metrics_section(card, "| x |")
     assert card.read_text() == "# my own README\n"
+
+
+def test_the_card_records_the_sampling_options_that_changed_the_samples() -> None:
+    """Truncation and a precision other than fp32 change the images the metrics saw, so the
+    card's protocol line says so, exactly as ``ganzoo eval`` prints it."""
+    from ganzoo.metrics.result import EvaluationResult
+    from ganzoo.training.model_card import evaluation_markdown
+
+    protocol = {"num_generated": 1000, "num_real": 500, "real_dataset": "mnist-embedded", "real_split": "test",
+                "resolution": [1, 32, 32], "seed": 0, "weights": "runs/x/generator.safetensors"}
+    plain = evaluation_markdown(EvaluationResult(values=[], protocol=protocol))
+    assert plain.endswith("`ganzoo eval` of `generator.safetensors`: 1,000 generated vs 500 real "
+                          "(mnist-embedded, test split) at 1x32x32, seed 0.")
+    changed = EvaluationResult(values=[], protocol={**protocol, "truncation": 0.7, "sampling_precision": "bf16"})
+    assert evaluation_markdown(changed).endswith("seed 0, truncation 0.7, sampled in bf16.")
+    assert changed.describe_protocol().endswith("seed 0, truncation 0.7, sampled in bf16")

@@ -19,11 +19,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from ganzoo.cli.arguments import seed
-from ganzoo.cli.sample import add_precision_argument
+from ganzoo.cli.sample import add_precision_argument, check_precision
 from ganzoo.build import load_dataset
 from ganzoo.config import DataConfig
 from ganzoo.data import MNIST_SIDE
-from ganzoo.devices import resolve_device
 from ganzoo.errors import ConfigError
 from ganzoo.files import check_output_path
 from ganzoo.inputs import read_input_text
@@ -31,7 +30,6 @@ from ganzoo.metrics.backbones import cache_dir
 from ganzoo.metrics.preflight import check_evaluable_shape, check_same_shape
 from ganzoo.metrics.result import DEFAULT_NUM_SAMPLES, EvaluationResult
 from ganzoo.registry import get_registry
-from ganzoo.inference import check_sampling_precision
 from ganzoo.training.model_card import evaluation_markdown, update_metrics_section
 from ganzoo.training.rundir import RunDirectory
 from ganzoo.weights import load_generator
@@ -76,7 +74,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     out = args.out or args.weights.parent / "eval.json"
     check_output_path(out, "--out")  # before the work: an evaluation takes minutes
     check_output_path(cache_dir() / "reference", "GANZOO_CACHE", kind="directory")  # reference statistics
-    check_sampling_precision(args.precision, resolve_device(args.device))
+    check_precision(args.precision, args.device)
 
     generator = load_generator(args.weights, device=args.device)
     registry = get_registry()
@@ -90,13 +88,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                       truncation=args.truncation, precision=args.precision)
     result.protocol["weights"] = str(args.weights)
     console.print(results_table(result))
-    protocol = result.protocol
-    console.print(f"{protocol['num_generated']:,} generated vs {protocol['num_real']:,} real "
-                  f"({protocol['real_dataset']}, {protocol['real_split']} split) at "
-                  f"{'x'.join(map(str, protocol['resolution']))}, seed {protocol['seed']}"
-                  + (f", truncation {protocol['truncation']}" if "truncation" in protocol else "")
-                  + (f", sampled in {protocol['sampling_precision']}" if "sampling_precision" in protocol else ""),
-                  soft_wrap=True)
+    console.print(result.describe_protocol(), soft_wrap=True)
     result.write_json(out)
     console.print(f"result: {out}", soft_wrap=True)
     card = RunDirectory(args.weights.parent).model_card

@@ -17,6 +17,7 @@ from einops import rearrange
 from rich.console import Console
 
 from ganzoo.cli.arguments import seed
+from ganzoo.cli.sample import add_precision_argument, check_precision
 from ganzoo.errors import ConfigError
 from ganzoo.files import check_output_path
 from ganzoo.images import GridLayout, write_grid
@@ -38,6 +39,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--label", type=int, help="class for every row (conditional generators)")
     parser.add_argument("--out", type=Path, default=Path("interpolation.png"), help="grid PNG path")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    add_precision_argument(parser)
     parser.set_defaults(handler=run)
 
 
@@ -46,6 +48,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError(f"--steps must be between 2 and 100 (got {args.steps})")
     if not 1 <= args.pairs <= 100:
         raise ConfigError(f"--pairs must be between 1 and 100 (got {args.pairs})")
+    check_precision(args.precision, args.device)
     check_output_path(args.out, "--out", suffix=".png")
     generator = load_generator(args.weights, device=args.device)
     layout = GridLayout(args.pairs * args.steps, generator.image_shape, nrow=args.steps)
@@ -56,7 +59,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     labels = row_labels(generator.num_classes, args.label, args.pairs, rng)
     latents = rearrange(path, "p t d -> (p t) d").reshape(-1, *generator.latent_shape)  # image-shaped ones too
     write_grid(decode_in_chunks(generator, latents,
-                                None if labels is None else labels.repeat_interleave(args.steps), args.weights),
+                                None if labels is None else labels.repeat_interleave(args.steps), args.weights,
+                                precision=args.precision),
                layout, args.out)
     console.print(f"wrote {args.pairs} {args.mode} interpolations of {args.steps} steps to {args.out}",
                   soft_wrap=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from rich.console import Console
+from rich.markup import escape
 
 from ganzoo.cli.arguments import seed
 from ganzoo.devices import resolve_device
@@ -21,6 +22,7 @@ from ganzoo.errors import ConfigError
 from ganzoo.files import check_output_path
 from ganzoo.images import GridLayout, to_pixels, write_grid, write_pixels
 from ganzoo.interfaces import Generator
+from ganzoo.precision import precision_note
 from ganzoo.inference import SAMPLING_PRECISIONS, check_sampling_precision
 from ganzoo.sampling import check_sampling_memory, decode_in_chunks, seeded_inputs
 from ganzoo.weights import load_generator
@@ -55,6 +57,14 @@ def add_precision_argument(parser: argparse.ArgumentParser, recorded: str = "") 
                              "levels" + recorded)
 
 
+def check_precision(precision: str, device: str) -> None:
+    """Refuse a sampling precision the device lacks; note on stderr one that will be slow there."""
+    resolved = resolve_device(device)
+    check_sampling_precision(precision, resolved)
+    if (note := precision_note(precision, resolved)) is not None:
+        Console(stderr=True, soft_wrap=True).print(f"[yellow]note:[/] {escape(note)}")
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
     if args.num <= 0 or args.num > 100_000:
         raise ConfigError(f"--num must be between 1 and 100000 (got {args.num})")
@@ -64,7 +74,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError(f"--truncation must lie in (0, 1] (got {args.truncation}); 1 means no truncation")
     if args.grid_by_class and (args.label is not None or args.format != "grid"):
         raise ConfigError("--grid-by-class draws every class into one grid; drop --label and --format png")
-    check_sampling_precision(args.precision, resolve_device(args.device))
+    check_precision(args.precision, args.device)
     as_grid = args.format == "grid"
     check_output_path(args.out, "--out", kind="file" if as_grid else "directory", suffix=".png" if as_grid else None)
     generator = load_generator(args.weights, device=args.device)

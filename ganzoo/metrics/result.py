@@ -66,6 +66,16 @@ class EvaluationResult:
         where = f" on backbone {backbone!r}" if backbone else ""
         raise KeyError(f"no metric {name!r}{where} in this result; have {[v.name for v in self.values]}")
 
+    def describe_protocol(self) -> str:
+        """One line: how many samples against which real data, at what resolution and seed, and
+        the sampling options that change the samples (truncation, a precision other than fp32)."""
+        protocol = self.protocol
+        return (f"{protocol['num_generated']:,} generated vs {protocol['num_real']:,} real "
+                f"({protocol['real_dataset']}, {protocol['real_split']} split) at "
+                f"{'x'.join(map(str, protocol['resolution']))}, seed {protocol['seed']}"
+                + (f", truncation {protocol['truncation']}" if "truncation" in protocol else "")
+                + (f", sampled in {protocol['sampling_precision']}" if "sampling_precision" in protocol else ""))
+
     def to_dict(self) -> dict[str, Any]:
         return {"protocol": self.protocol,
                 "metrics": [{**asdict(v), "lower_is_better": v.lower_is_better} for v in self.values],

@@ -136,10 +136,7 @@ def evaluation_markdown(result: EvaluationResult) -> str:
     lines += [_table_row(value.label, value.backbone, value.shown, value.baseline_shown,
                          "lower" if value.lower_is_better else "higher") for value in result.values]
     weights = f" of `{Path(protocol['weights']).name}`" if protocol.get("weights") else ""
-    lines += ["", f"`ganzoo eval`{weights}: {protocol['num_generated']:,} generated vs {protocol['num_real']:,} real "
-                  f"({protocol['real_dataset']}, {protocol['real_split']} split) at "
-                  f"{'x'.join(map(str, protocol['resolution']))}, seed {protocol['seed']}"
-                  + (f", truncation {protocol['truncation']}." if "truncation" in protocol else ".")]
+    lines += ["", f"`ganzoo eval`{weights}: {result.describe_protocol()}."]
     return "\n".join(lines)
 
 
