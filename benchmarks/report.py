@@ -26,6 +26,7 @@ FAST_TARGET = 1.3  # fast / plain for DCGAN-64
 AUTO_TARGET = 1.5  # the default (run.speed auto) / plain fp32 for DCGAN-64, at batch 64 and 128 (issue 19)
 UTILISATION_TARGET = 0.80  # fast step FLOP/s / matmul ceiling for DCGAN-64
 SERVE_OVERHEAD_TARGET = 1.5  # ganzoo serve: request to image over HTTP / the same grid rendered in-process
+SAMPLING_TARGET = 0.70  # fp32 sampling FLOP/s / matmul ceiling, each generator (issue 19)
 EPOCH_TARGET = 2.0  # whole epoch: the tutorial pipeline's wall time / `ganzoo train dcgan-64`'s (its defaults)
 
 Info = dict[str, Any]
@@ -185,6 +186,14 @@ def target_lines(infos: list[Info], peak: float | None) -> list[str]:
                      f"{'met' if fast['vs_plain'] >= FAST_TARGET else 'missed'} ({fast['vs_plain']:.2f}x)"
                      + (f"; fast util. >= {UTILISATION_TARGET:.0%}: "
                         f"{'met' if share >= UTILISATION_TARGET else 'missed'} ({share:.0%})" if share else ""))
+    shares = {info["workload"]: utilisation(info, peak) for info in infos
+              if info.get("kind") == "sample" and info.get("precision", "fp32") == "fp32"}
+    shares = {name: share for name, share in shares.items() if share is not None}
+    if shares:
+        met = [name for name, share in shares.items() if share >= SAMPLING_TARGET]
+        each = ", ".join(f"{name} {share:.0%}" for name, share in shares.items())
+        lines.append(f"target fp32 sampling >= {SAMPLING_TARGET:.0%} of the ceiling: {len(met)} of {len(shares)} "
+                     f"generators ({each})")
     return lines
 
 

@@ -6,8 +6,9 @@
 #   * each generator is then evaluated, also alone, with the MNIST classifier: 10,000 samples
 #     against the 10,000 real digits, every metric, seed 0, and its 64-sample grid is written.
 # A row is "VARIANT" (registered defaults, plus the widths below) or "VARIANT+toolbox" (the same
-# with EMA of G and DiffAugment on what D sees), "VARIANT+r1" (the R1 strategy) or "VARIANT+bf16"
-# (bf16 autocast on the CPU: the training-health check behind run.speed's table). Every run takes
+# with EMA of G and DiffAugment on what D sees), "VARIANT+r1" (the R1 strategy), "VARIANT+bf16"
+# (bf16 autocast on the CPU: the training-health check behind run.speed's table) or "VARIANT+reuse"
+# (the G update reuses the D update's fake batch: the check behind strategy.options.fake_batch). Every run takes
 # the plain fp32 path (--speed off) unless its row says otherwise, as the rows measured before
 # run.speed existed did.
 #   usage: docs/quality-runs.sh OUT_DIR [ROW ...]      (default: every row, in the table's order)
@@ -42,6 +43,7 @@ for row in "${ROWS[@]}"; do
         *+toolbox) extra=("${TOOLBOX[@]}") ;;
         *+r1) extra=(--strategy r1) ;;
         *+bf16) extra=(--precision bf16) ;;
+        *+reuse) extra=(--set strategy.options.fake_batch=reuse) ;;
     esac
     # shellcheck disable=SC2046
     $GANZOO train "$variant" $(widths "$variant") "${extra[@]}" --speed off --device cpu --epochs 10000 --quiet --overwrite \

@@ -42,7 +42,8 @@ def row(out: Path, name: str) -> str:
     minutes, seconds = divmod(round(log["elapsed_s"]), 60)
     policy = ",".join(config.get("augment", {}).get("policy", [])) or "–"
     ema = f"{config['ema']['decay']:g}" if config.get("ema", {}).get("enabled") else "–"
-    return " | ".join(["", f"`{name}`", config["loss"]["name"], config["strategy"]["name"], ema, policy,
+    loss = (config.get("loss") or {}).get("name", "–")  # a variant without a discriminator has no GAN loss
+    return " | ".join(["", f"`{name}`", loss, config["strategy"]["name"], ema, policy,
                        str(log["epoch"]), f"{log['step']:,}", f"{log['images']:,}", f"{minutes}m{seconds:02d}s",
                        *cells(values), ""]).strip()
 

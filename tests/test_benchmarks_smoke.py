@@ -29,7 +29,7 @@ def test_the_benchmarks_run_in_smoke_mode_and_print_one_table(tmp_path: Path) ->
     assert "fp32 matmul ceiling" in summary and "target engine/plain >= 0.97" in summary
     assert "sampling cost dcgan-vs-ddpm-32" in summary and "DDPM 1000 steps" in summary
     assert "epoch dcgan-64 b64 on 128 digits: tutorial" in summary and "ganzoo --speed off" in summary
-    assert "target >= 2x:" in summary
+    assert "target >= 2x:" in summary and "target fp32 sampling >= 70% of the ceiling" in summary
 
     infos = [bench["extra_info"] for bench in json.loads(saved.read_text())["benchmarks"]]
     kinds = {"ceiling", "step", "sample", "load", "serve", "data", "sampler-cost", "epoch"}
