@@ -28,6 +28,7 @@ from ganzoo.devices import hardware_name, resolve_device
 from ganzoo.weights import save_generator
 from ganzoo.plan import RunPlan, make_plan
 from ganzoo.registry import Registry, get_registry
+from ganzoo.speed import bf16_pays, fast_path
 from ganzoo.training.callbacks import Callback
 from ganzoo.training.loop import seed_everything, train
 
@@ -94,13 +95,16 @@ def write_generator(variant: str, image_size: int, path: Path, model: dict[str, 
 def speed_options(device: str, *, compile: bool = True) -> list[tuple[str, dict[str, Any]]]:
     """ganzoo's speed switches in the order the benchmarks add them, each as a config layer.
 
-    bf16 autocast (CUDA only), channels_last, multi-tensor Adam (fused on CUDA, foreach on the
-    CPU), torch.compile. Data already lives on the device as uint8 in every engine run. The
-    smoke test leaves compilation out: it costs a minute on a small CPU and is the engine's to test.
+    bf16 autocast where ``run.speed`` takes it for the DCGAN family on this device (CUDA with
+    bf16; a CPU only where the table's row says so, after the training-health check), channels_last,
+    multi-tensor Adam (fused on CUDA, foreach on the CPU), torch.compile. Data already lives on the
+    device as uint8 in every engine run. The smoke test leaves compilation out: it costs a minute
+    on a small CPU and is the engine's to test.
     """
     cuda = device.startswith("cuda")
     options: list[tuple[str, dict[str, Any]]] = []
-    if cuda:
+    torch_device = resolve_device(device)
+    if bf16_pays(fast_path(torch_device, "dcgan"), torch_device):
         options.append(("bf16", {"run": {"precision": "bf16"}}))
     options.append(("channels_last", {"run": {"channels_last": True}}))
     options.append(("fused" if cuda else "foreach", {"optimizer": {"implementation": "fused" if cuda else "foreach"}}))

@@ -186,9 +186,9 @@ def target_lines(infos: list[Info], peak: float | None) -> list[str]:
                      f"{'met' if fast['vs_plain'] >= FAST_TARGET else 'missed'} ({fast['vs_plain']:.2f}x)"
                      + (f"; fast util. >= {UTILISATION_TARGET:.0%}: "
                         f"{'met' if share >= UTILISATION_TARGET else 'missed'} ({share:.0%})" if share else ""))
-    shares = {info["workload"]: utilisation(info, peak) for info in infos
-              if info.get("kind") == "sample" and info.get("precision", "fp32") == "fp32"}
-    shares = {name: share for name, share in shares.items() if share is not None}
+    shares = {info["workload"]: share for info in infos
+              if info.get("kind") == "sample" and info.get("precision", "fp32") == "fp32"
+              and (share := utilisation(info, peak)) is not None}
     if shares:
         met = [name for name, share in shares.items() if share >= SAMPLING_TARGET]
         each = ", ".join(f"{name} {share:.0%}" for name, share in shares.items())

@@ -53,9 +53,10 @@ def test_load_latency(benchmark, record, settings: Settings, tmp_path: Path, var
                          ids=[sample_name(v, s, p) for v, s, _, p in SAMPLE_CASES])
 def test_sampling_throughput(benchmark, record, settings: Settings, tmp_path: Path,
                              variant: str, image_size: int, rounds: int, precision: str) -> None:
-    if precision not in sampling_precisions(resolve_device(settings.device)):
+    device = resolve_device(settings.device)
+    if precision not in sampling_precisions(device):
         pytest.skip(f"{settings.device} cannot sample in {precision}")
-    if precision == "bf16" and resolve_device(settings.device).type == "cpu" and not cpu_has_native_bf16():
+    if precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
         pytest.skip("this CPU has no native bf16: bf16 takes PyTorch's reference path, many times slower than "
                     "fp32 (ganzoo.precision.precision_note), so there is no fast path to measure")
     path = write_generator(variant, image_size, tmp_path / "generator.safetensors")

@@ -13,11 +13,15 @@
 # run.speed existed did.
 #   usage: docs/quality-runs.sh OUT_DIR [ROW ...]      (default: every row, in the table's order)
 #          BUDGET=seconds per run (default 600)
+#          STEPS=N also stops each run after N steps (equal steps instead of equal time: how the
+#          bf16 health check runs on a CPU where bf16 is slower than fp32)
 set -u
 GANZOO=${GANZOO:-ganzoo}
 OUT=${1:-runs/quality}
 shift || true
 BUDGET=${BUDGET:-600}
+STEPS=${STEPS:-}
+steps=(); [ -n "$STEPS" ] && steps=(--set run.max_steps="$STEPS")
 mkdir -p "$OUT/eval" "$OUT/grids"
 
 ROWS=(mlp mlp+toolbox cgan-mlp cgan-mlp+toolbox dcgan dcgan+toolbox dcgan+r1 cgan-dcgan cgan-dcgan+toolbox
@@ -47,7 +51,7 @@ for row in "${ROWS[@]}"; do
     esac
     # shellcheck disable=SC2046
     $GANZOO train "$variant" $(widths "$variant") "${extra[@]}" --speed off --device cpu --epochs 10000 --quiet --overwrite \
-        --out "$OUT/$row" --set run.max_seconds="$BUDGET" --set run.checkpoint_every_epochs=0 > "$OUT/$row.log" 2>&1
+        --out "$OUT/$row" --set run.max_seconds="$BUDGET" --set run.checkpoint_every_epochs=0 "${steps[@]}" > "$OUT/$row.log" 2>&1
     grid=(); [ "$variant" != "${variant#cgan}" ] || [ "$variant" = resnet-projection ] || [ "$variant" = acgan ] \
         && grid=(--grid-by-class)
     $GANZOO sample "$OUT/$row/generator.safetensors" --num 64 --seed 0 "${grid[@]}" \

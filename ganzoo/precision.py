@@ -34,22 +34,44 @@ CPUINFO = Path("/proc/cpuinfo")
 
 
 @cache
-def cpu_has_native_bf16() -> bool:
-    """Whether PyTorch computes bf16 natively on this CPU: the CPU has bf16 instructions
-    (AVX512-BF16 or AMX) and PyTorch's oneDNN has its bf16 kernels for it.
+def cpu_bf16_kind() -> str:
+    """How this CPU computes bf16 for PyTorch: ``"amx"`` (AMX tiles), ``"avx512"`` (AVX512-BF16
+    without AMX), ``"avx512-zen4"`` (AVX512-BF16 on AMD Zen 4, CPU family 25, which runs 512-bit
+    instructions as two 256-bit halves) or ``"none"`` (no bf16 instructions, or no oneDNN bf16
+    kernels for them).
 
-    Without oneDNN's bf16 kernels a bf16 convolution or matmul takes PyTorch's reference path
-    (``aten::_slow_conv2d_forward``, ``slow_conv_transpose2d``): on a 2-core AVX2 EPYC the
-    dcgan-32 forward and backward ran 20x slower under bf16 autocast than in fp32.
+    The kinds are what the speed table tells apart, because bf16 pays on some and costs on
+    others. Without oneDNN's bf16 kernels a bf16 convolution takes PyTorch's reference path
+    (``aten::_slow_conv2d_forward``): on a 2-core AVX2 EPYC the dcgan-32 forward and backward ran
+    20x slower under bf16 autocast than in fp32. The engine's DCGAN-64 step under bf16 against fp32
+    was 1.29x on a 2-core AMX Xeon, 0.28x on a 2-core Zen 4 EPYC and 1.96x (profiled operator time)
+    on a 2-core Zen 5 EPYC (docs/pages/benchmarks.md, "The speed table").
     """
     try:
-        flags = CPUINFO.read_text(encoding="ascii", errors="replace").split()
+        text = CPUINFO.read_text(encoding="ascii", errors="replace")
     except OSError:
-        return False
-    if not any(flag in flags for flag in ("avx512_bf16", "amx_bf16")):
-        return False
+        return "none"
+    first_cpu = text.split("\n\n")[0]  # every logical CPU repeats the same fields
+    fields = dict(_cpuinfo_field(line) for line in first_cpu.splitlines() if ":" in line)
+    flags = fields.get("flags", "").split()
+    amx, avx512 = "amx_bf16" in flags, "avx512_bf16" in flags
     onednn_bf16 = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-    return torch.backends.mkldnn.is_available() and (onednn_bf16 is None or bool(onednn_bf16()))
+    if not (amx or avx512) or not torch.backends.mkldnn.is_available() or not (onednn_bf16 is None or onednn_bf16()):
+        return "none"
+    if amx:
+        return "amx"
+    zen4 = fields.get("vendor_id") == "AuthenticAMD" and fields.get("cpu family") == "25"
+    return "avx512-zen4" if zen4 else "avx512"
+
+
+def _cpuinfo_field(line: str) -> tuple[str, str]:
+    key, _, value = line.partition(":")
+    return key.strip(), value.strip()
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether PyTorch computes bf16 natively on this CPU (AVX512-BF16 or AMX, with oneDNN's kernels)."""
+    return cpu_bf16_kind() != "none"
 
 
 def precision_note(mode: str, device: torch.device) -> str | None:

@@ -1,12 +1,13 @@
 """``run.speed``: the fast path for this device and variant family, chosen from a measured table.
 
-Which speed options help depends on the device and the model: on a 2-core AVX512-BF16 CPU,
-channels_last speeds up the DCGAN-64 and ResNet convolutions, multi-tensor Adam helps only the
-UNet, and bf16 autocast speeds up the MLP but slows the convolutions down several times. Users
-should not have to know this. ``run.speed = "auto"`` (the default) looks the options up in
-``FAST_PATHS`` (produced by ``benchmarks/speed_table.py`` and shown in
-``docs/pages/benchmarks.md``); ``"off"`` is the plain path: fp32, contiguous memory, PyTorch's
-default optimiser kernels, no compilation.
+Which speed options help depends on the device and the model. On 2-core CPUs, channels_last
+speeds up the DCGAN-64 and ResNet convolutions; multi-tensor Adam helps little anywhere; bf16
+autocast made the DCGAN step 1.3x to 2x faster on an AMX Xeon and a Zen 5 EPYC, and 3.6x slower
+on a Zen 4 EPYC, whose flags say "bf16" just the same. Users should not have to know this.
+``run.speed = "auto"`` (the default) looks the options up in ``FAST_PATHS`` (produced by
+``benchmarks/speed_table.py``, checked for training health in ``docs/pages/quality.md`` and
+shown in ``docs/pages/benchmarks.md``); ``"off"`` is the plain path: fp32, contiguous memory,
+PyTorch's default optimiser kernels, no compilation.
 
 A setting the user gave explicitly (``--channels-last``, ``--compile``, ``--precision``,
 ``optimizer.implementation``) always wins. A resumed run keeps the choices it started with
@@ -22,7 +23,7 @@ from typing import Any
 import torch
 
 from ganzoo.config import TrainConfig
-from ganzoo.precision import cpu_has_native_bf16, resolve_precision
+from ganzoo.precision import cpu_bf16_kind, resolve_precision
 
 
 @dataclass(frozen=True)
@@ -32,24 +33,25 @@ class FastPath:
     channels_last: bool
     optimizer: str  # optimizer.implementation: foreach, fused or auto (PyTorch's default)
     compile: str  # run.compile mode, or "off"
-    bf16: bool  # bf16 autocast, where the hardware computes in bf16 natively
+    bf16: tuple[str, ...] = ()  # the bf16 kinds (``bf16_kind``) on which the row takes bf16 autocast
 
 
 FAST_PATHS: dict[tuple[str, str], FastPath] = {
-    # Measured alone on a 2-core AMD EPYC with AVX512-BF16, batch 64, each option against
-    # speed off in one rotation (benchmarks/speed_table.py, 2026-12-02; docs/pages/benchmarks.md
-    # "The speed table"). An option is on where it beat off by 2% beyond the A/A noise. bf16 was
-    # faster for mlp (1.37x) and resnet (1.51x) but its training health is not measured yet, and
-    # it slowed every DCGAN and the UNet down (0.11x to 0.62x): it stays off everywhere on the CPU.
-    ("cpu", "mlp"): FastPath(channels_last=False, optimizer="auto", compile="off", bf16=False),
-    ("cpu", "dcgan"): FastPath(channels_last=True, optimizer="auto", compile="off", bf16=False),
-    ("cpu", "resnet"): FastPath(channels_last=True, optimizer="auto", compile="off", bf16=False),
-    ("cpu", "ddpm"): FastPath(channels_last=False, optimizer="foreach", compile="off", bf16=False),
-    ("cpu", "*"): FastPath(channels_last=False, optimizer="auto", compile="off", bf16=False),
-    # Not measured by this table (no GPU was lent): mixed precision as before, and the kernels
-    # that are faster on every recent GPU. docs/pages/gpu.md holds what the GPU script measures.
-    ("cuda", "*"): FastPath(channels_last=True, optimizer="fused", compile="off", bf16=True),
-    ("mps", "*"): FastPath(channels_last=False, optimizer="auto", compile="off", bf16=False),
+    # Measured alone on three 2-core CPUs (benchmarks/speed_table.py, batch 64, each option
+    # against speed off in one rotation; docs/pages/benchmarks.md "The speed table"): a Zen 4 EPYC
+    # and a Zen 5 EPYC with AVX512-BF16, and an AMX Xeon. An option is on where it beat off by 2%
+    # beyond the A/A noise on the machines it is on for. channels_last pays for the DCGAN-64 and
+    # ResNet convolutions on all three. bf16 made the DCGAN-64 step 1.29x (AMX), 1.75x (Zen 5) and
+    # 0.28x (Zen 4); 5,000 DCGAN steps in bf16 trained as well as in fp32 (FD 1.025 against 1.106,
+    # docs/pages/quality.md), so the dcgan row takes it where it pays. On the MLP and the ResNet
+    # bf16 was faster but not shown healthy at equal wall time (MLP FD 3.29 against 1.92), so off.
+    ("cpu", "mlp"): FastPath(channels_last=False, optimizer="auto", compile="off", bf16=()),
+    ("cpu", "dcgan"): FastPath(channels_last=True, optimizer="auto", compile="off", bf16=("amx", "avx512")),
+    ("cpu", "resnet"): FastPath(channels_last=True, optimizer="auto", compile="off", bf16=()),
+    ("cpu", "ddpm"): FastPath(channels_last=False, optimizer="foreach", compile="off", bf16=()),
+    ("cpu", "*"): FastPath(channels_last=False, optimizer="auto", compile="off", bf16=()),
+    ("cuda", "*"): FastPath(channels_last=True, optimizer="fused", compile="off", bf16=("cuda",)),
+    ("mps", "*"): FastPath(channels_last=False, optimizer="auto", compile="off", bf16=()),
 }
 """(device type, variant family) -> options; ``"*"`` is the row for a family the table lacks."""
 
@@ -59,10 +61,21 @@ def fast_path(device: torch.device, family: str) -> FastPath:
     return FAST_PATHS.get((device.type, family)) or FAST_PATHS.get((device.type, "*")) or FAST_PATHS[("cpu", "*")]
 
 
-def bf16_native(device: torch.device) -> bool:
+def bf16_kind(device: torch.device) -> str:
+    """How ``device`` computes bf16: ``"cuda"`` (a GPU with bf16), ``"amx"``, ``"avx512"`` or
+    ``"avx512-zen4"`` (a CPU's bf16 instructions, with oneDNN's kernels for them:
+    ``ganzoo.precision.cpu_bf16_kind``), or ``"none"``. The same option can be
+    several times faster on one kind and several times slower on another, so the table names kinds."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and cpu_has_native_bf16()
+        return "cuda" if torch.cuda.is_bf16_supported() else "none"
+    if device.type == "cpu":
+        return cpu_bf16_kind()
+    return "none"
+
+
+def bf16_pays(row: FastPath, device: torch.device) -> bool:
+    """Whether ``row`` takes bf16 autocast on ``device``: the row names the kind of bf16 it has."""
+    return bf16_kind(device) in row.bf16
 
 
 @dataclass(frozen=True)
@@ -117,8 +130,10 @@ def choose_speed(config: TrainConfig, device: torch.device, family: str,
     table_precision = None
     if row is not None:  # on CUDA mixed precision as before: bf16, or fp16 on a GPU without bf16
         table_precision = (resolve_precision("auto", device) if device.type == "cuda"
-                           else "bf16" if row.bf16 and bf16_native(device) else "fp32")
+                           else "bf16" if bf16_pays(row, device) else "fp32")
     precision = pick("precision", run.precision, "auto", saved_run, "precision", table_precision, "fp32")
+    if reasons["precision"].startswith("speed auto") and device.type == "cpu":
+        reasons["precision"] += f", bf16 kind {bf16_kind(device)}"  # why bf16 is on or off here
     chosen = config.model_copy(update={
         "run": run.model_copy(update={"channels_last": channels_last, "compile": compile_mode, "precision": precision}),
         "optimizer": optimizer.model_copy(update={"implementation": implementation}),
