@@ -133,7 +133,7 @@ def test_bf16_where_the_cpu_lacks_it_runs_and_says_why_it_is_slow(weights: Path,
     """sample and interpolate (and eval, through the same check) note it once on stderr."""
     from ganzoo import precision
 
-    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(precision, "cpu_bf16_kind", lambda: "avx512" if native else "none")
     capsys.readouterr()
     assert main(["sample", str(weights), "--num", "4", "--device", "cpu", "--precision", "bf16",
                  "--out", str(tmp_path / "grid.png")]) == 0

@@ -174,7 +174,7 @@ def test_bf16_without_native_support_is_noted_once_at_the_start(tmp_path: Path, 
     """It is correct there, only slow (PyTorch's reference convolutions), so a note, not an error."""
     from ganzoo import precision
 
-    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(precision, "cpu_bf16_kind", lambda: "none")
     assert precision.precision_note("fp32", CPU) is None
     assert precision.precision_note("bf16", torch.device("cuda")) is None
     plan = make_plan([{"variant": "mlp", "data": {"limit": 64},
@@ -184,5 +184,9 @@ def test_bf16_without_native_support_is_noted_once_at_the_start(tmp_path: Path, 
     train(plan, callbacks=[collector])
     slow = [note for note in collector.notes if note.startswith("precision bf16 on a CPU without native bf16")]
     assert len(slow) == 1 and "fp32 is faster here" in slow[0]
-    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
-    assert precision.precision_note("bf16", CPU) is None
+    for fast in ("amx", "avx512"):
+        monkeypatch.setattr(precision, "cpu_bf16_kind", lambda fast=fast: fast)
+        assert precision.precision_note("bf16", CPU) is None
+    monkeypatch.setattr(precision, "cpu_bf16_kind", lambda: "avx512-zen4")  # native, but measured slower
+    zen4 = precision.precision_note("bf16", CPU)
+    assert zen4 is not None and "Zen 4" in zen4 and "fp32 is faster here" in zen4
