@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -32,9 +32,12 @@ def resolve_precision(requested: str, device: torch.device) -> str:
 
 CPUINFO = Path("/proc/cpuinfo")
 
+CpuBf16Kind = Literal["amx", "avx512", "avx512-zen4", "none"]
+"""What ``cpu_bf16_kind`` tells apart; the speed table's rows name these."""
+
 
 @cache
-def cpu_bf16_kind() -> str:
+def cpu_bf16_kind() -> CpuBf16Kind:
     """How this CPU computes bf16 for PyTorch: ``"amx"`` (AMX tiles), ``"avx512"`` (AVX512-BF16
     without AMX), ``"avx512-zen4"`` (AVX512-BF16 on AMD Zen 4, CPU family 25, which runs 512-bit
     instructions as two 256-bit halves) or ``"none"`` (no bf16 instructions, or no oneDNN bf16

@@ -18,12 +18,16 @@ changing a run in flight.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 
 from ganzoo.config import TrainConfig
-from ganzoo.precision import cpu_bf16_kind, resolve_precision
+from ganzoo.precision import CpuBf16Kind, cpu_bf16_kind, resolve_precision
+
+
+Bf16Kind = CpuBf16Kind | Literal["cuda"]
+BF16_KINDS: tuple[str, ...] = (*get_args(CpuBf16Kind), "cuda")
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class FastPath:
     channels_last: bool
     optimizer: str  # optimizer.implementation: foreach, fused or auto (PyTorch's default)
     compile: str  # run.compile mode, or "off"
-    bf16: tuple[str, ...] = ()  # the bf16 kinds (``bf16_kind``) on which the row takes bf16 autocast
+    bf16: tuple[Bf16Kind, ...] = ()  # the bf16 kinds (``bf16_kind``) on which the row takes bf16 autocast
 
 
 FAST_PATHS: dict[tuple[str, str], FastPath] = {
@@ -61,7 +65,7 @@ def fast_path(device: torch.device, family: str) -> FastPath:
     return FAST_PATHS.get((device.type, family)) or FAST_PATHS.get((device.type, "*")) or FAST_PATHS[("cpu", "*")]
 
 
-def bf16_kind(device: torch.device) -> str:
+def bf16_kind(device: torch.device) -> Bf16Kind:
     """How ``device`` computes bf16: ``"cuda"`` (a GPU with bf16), ``"amx"``, ``"avx512"`` or
     ``"avx512-zen4"`` (a CPU's bf16 instructions, with oneDNN's kernels for them:
     ``ganzoo.precision.cpu_bf16_kind``), or ``"none"``. The same option can be

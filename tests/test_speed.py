@@ -56,6 +56,11 @@ def test_a_row_takes_bf16_only_on_the_kinds_of_bf16_it_names(monkeypatch: pytest
     assert choose_speed(config(), CPU, "dcgan").config.run.precision == precision
 
 
+def test_every_row_names_only_bf16_kinds_that_exist() -> None:
+    """A misspelt kind would switch bf16 off for that row without a word."""
+    assert all(kind in speed.BF16_KINDS for row in FAST_PATHS.values() for kind in row.bf16)
+
+
 def test_an_unknown_family_gets_the_device_default_row() -> None:
     assert fast_path(CPU, "someone-elses-gan") == FAST_PATHS[("cpu", "*")]
     assert fast_path(torch.device("cuda"), "dcgan") == FAST_PATHS[("cuda", "*")]
