@@ -1,7 +1,8 @@
 """The conditional variants' plumbing does not collapse a class by construction: the noise
 reaches the image (same class, different latents: different images, as different as a change
-of class), and the fakes D sees carry the real batch's labels with independent latents. What remains of the measured
-within-class collapse is training dynamics (see docs/pages/variants.md)."""
+of class), and the fakes D sees carry the real batch's labels with independent latents. The
+measured within-class collapse came from the size of G's label code (a learnt N(0, 1) embedding,
+now a one-hot label; docs/pages/variants.md), which plugins/conditional/tests pins."""
 
 from __future__ import annotations
 

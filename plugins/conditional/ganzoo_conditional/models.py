@@ -1,10 +1,13 @@
 """Conditional versions of the MLP GAN and the DCGAN, built from those plugins' own layer stacks.
 
-Labels enter the generator the same way in both: a learnt embedding concatenated with the
-latent. The discriminators differ: the MLP one reads the embedding concatenated with the
-flattened image (Mirza & Osindero 2014); the DCGAN one is a projection discriminator (Miyato &
-Koyama 2018), logit = w . phi(x) + embed(y) . phi(x) with phi(x) the sum-pooled conv features,
-which conditions D through an inner product instead of an extra input channel.
+Labels enter the generator the same way in both: the one-hot label concatenated with the latent
+(Mirza & Osindero 2014). Not a learnt N(0, 1) embedding: a code that large (norm ~7 for 50
+dimensions, against the latent's ~10) taking only ten values let the class alone make a large
+share of G's output, and both variants collapsed within each class (recall 0.00;
+docs/pages/variants.md says how that was found). The discriminators differ: the MLP one reads a
+learnt label embedding concatenated with the flattened image; the DCGAN one is a projection
+discriminator (Miyato & Koyama 2018), logit = w . phi(x) + embed(y) . phi(x) with phi(x) the
+sum-pooled conv features, which conditions D through an inner product instead of an extra input.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import torch
 from einops import rearrange, reduce
 from pydantic import Field
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from ganzoo.plugin import ConfigError, Discriminator, Generator, ImageShape, spectrally_normalised
 from ganzoo_dcgan.models import (DCGANOptions, discriminator_features, feature_width, generator_net as dcgan_generator_net,
@@ -23,11 +27,12 @@ from ganzoo_mlp.models import MLPOptions, discriminator_net as mlp_discriminator
 
 
 class ConditionalMLPOptions(MLPOptions):
-    embedding_dim: int = Field(10, gt=0, le=1024, description="size of the learnt label embedding")
+    embedding_dim: int = Field(10, gt=0, le=1024, description="size of the discriminator's learnt label embedding")
 
 
 class ConditionalDCGANOptions(DCGANOptions):
-    embedding_dim: int = Field(50, gt=0, le=1024, description="size of the generator's label embedding")
+    """The DCGAN's options: G reads one-hot labels and D learns its own class embedding, so
+    there is no width to choose."""
 
 
 def required_classes(num_classes: int | None) -> int:
@@ -37,11 +42,24 @@ def required_classes(num_classes: int | None) -> int:
     return num_classes
 
 
-def with_labels(latents: Tensor, labels: Tensor | None, embedding: nn.Embedding) -> Tensor:
-    """Concatenate each latent with its label's embedding: (B, D) + (B,) -> (B, D + E)."""
+def needs_labels(labels: Tensor | None) -> Tensor:
     if labels is None:
         raise ConfigError("this model is conditional and needs labels; pass --label or sample labels")
-    return torch.cat([latents, embedding(labels).to(latents.dtype)], dim=1)
+    return labels
+
+
+def with_one_hot_labels(latents: Tensor, labels: Tensor | None, num_classes: int) -> Tensor:
+    """Concatenate each latent with its one-hot label: (B, D) + (B,) -> (B, D + classes).
+
+    A unit-norm code beside the latent's ~sqrt(D): the class starts as a small part of G's input
+    and G must use the latent to vary its images within a class."""
+    one_hot = F.one_hot(needs_labels(labels), num_classes).to(latents.dtype)
+    return torch.cat([latents, one_hot], dim=1)
+
+
+def with_embedded_labels(inputs: Tensor, labels: Tensor | None, embedding: nn.Embedding) -> Tensor:
+    """Concatenate each input with its label's learnt embedding: (B, D) + (B,) -> (B, D + E)."""
+    return torch.cat([inputs, embedding(needs_labels(labels)).to(inputs.dtype)], dim=1)
 
 
 class ConditionalMLPGenerator(Generator):
@@ -49,12 +67,11 @@ class ConditionalMLPGenerator(Generator):
         super().__init__()
         self.latent_dim, self.image_shape = options.latent_dim, image_shape
         self.num_classes = required_classes(num_classes)
-        self.label_embedding = nn.Embedding(self.num_classes, options.embedding_dim)
-        self.net = mlp_generator_net(options, options.latent_dim + options.embedding_dim, image_shape)
+        self.net = mlp_generator_net(options, options.latent_dim + self.num_classes, image_shape)
 
     def forward(self, latents: Tensor, labels: Tensor | None = None) -> Tensor:
         channels, height, width = self.image_shape
-        flat = self.net(with_labels(latents, labels, self.label_embedding))
+        flat = self.net(with_one_hot_labels(latents, labels, self.num_classes))
         return rearrange(flat, "b (c h w) -> b c h w", c=channels, h=height, w=width)
 
 
@@ -69,7 +86,7 @@ class ConditionalMLPDiscriminator(Discriminator):
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
         flat = rearrange(images, "b c h w -> b (c h w)")
-        return rearrange(self.net(with_labels(flat, labels, self.label_embedding)), "b 1 -> b")
+        return rearrange(self.net(with_embedded_labels(flat, labels, self.label_embedding)), "b 1 -> b")
 
 
 class ConditionalDCGANGenerator(Generator):
@@ -77,12 +94,11 @@ class ConditionalDCGANGenerator(Generator):
         super().__init__()
         self.latent_dim, self.image_shape = options.latent_dim, image_shape
         self.num_classes = required_classes(num_classes)
-        self.label_embedding = nn.Embedding(self.num_classes, options.embedding_dim)  # N(0, 1), like the latent
-        self.net = dcgan_generator_net(options.latent_dim + options.embedding_dim, image_shape, options.ngf)
+        self.net = dcgan_generator_net(options.latent_dim + self.num_classes, image_shape, options.ngf)
         init_dcgan_weights(self.net)
 
     def forward(self, latents: Tensor, labels: Tensor | None = None) -> Tensor:
-        return self.net(rearrange(with_labels(latents, labels, self.label_embedding), "b d -> b d 1 1"))
+        return self.net(rearrange(with_one_hot_labels(latents, labels, self.num_classes), "b d -> b d 1 1"))
 
 
 class ProjectionDiscriminator(Discriminator):

@@ -20,7 +20,8 @@ def ganzoo_register_variants() -> list[VariantSpec]:
             build_generator=ConditionalMLPGenerator,
             build_discriminator=ConditionalMLPDiscriminator,
             config_model=ConditionalMLPOptions,
-            description="conditional MLP GAN (Mirza & Osindero 2014): label embedding concatenated in G and D",
+            description="conditional MLP GAN (Mirza & Osindero 2014): one-hot label beside the latent in G, "
+                        "a learnt label embedding beside the image in D",
             defaults=ADAM_GAN,
             conditional=True,
         ),
@@ -30,7 +31,8 @@ def ganzoo_register_variants() -> list[VariantSpec]:
             build_generator=ConditionalDCGANGenerator,
             build_discriminator=ProjectionDiscriminator,
             config_model=ConditionalDCGANOptions,
-            description="conditional DCGAN: label embedding in G, projection discriminator (Miyato & Koyama 2018)",
+            description="conditional DCGAN: one-hot label beside the latent in G, projection discriminator "
+                        "(Miyato & Koyama 2018)",
             defaults=ADAM_GAN,
             conditional=True,
         ),
