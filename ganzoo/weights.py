@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ganzoo.version import __version__
 from ganzoo.config import validate_model
 from ganzoo.contracts import check_generator, count_nonfinite_images
-from ganzoo.errors import GanzooError, PluginError, UnknownNameError, WeightsError
+from ganzoo.errors import ConfigError, GanzooError, PluginError, UnknownNameError, WeightsError
 from ganzoo.interfaces import Generator
 from ganzoo.devices import resolve_device
 from ganzoo.registry import PluginInfo, Registry, get_registry
@@ -121,16 +121,22 @@ def load_generator(path: Path | str, device: str | torch.device = "auto",
     metadata = _parse_metadata(raw_metadata, path)
     registry = registry or get_registry()
     try:
-        spec = registry.variant(metadata.variant)
+        registered = registry.get("variant", metadata.variant)
     except UnknownNameError:
         raise PluginError(f"{str(path)!r} needs variant {metadata.variant!r} from plugin {metadata.plugin!r} "
                           f"(version {metadata.plugin_version}), which is not installed; "
                           f"`pip install {metadata.plugin}` and try again") from None
+    spec, hint = registered.spec, other_version_hint(metadata, registered.plugin.version)
     if spec.conditional and metadata.num_classes is None:
         raise WeightsError(f"{str(path)!r} says it is unconditional (num_classes: null), but its variant "
                            f"{metadata.variant!r} is conditional; the file's metadata is damaged or was edited: "
                            "re-export the weights from the run that trained them")
-    options = validate_model(spec.config_model, metadata.model_config_, "model")
+    try:
+        options = validate_model(spec.config_model, metadata.model_config_, "model")
+    except ConfigError as exc:
+        detail = str(exc).removeprefix("invalid config: ").removesuffix("; fix it in the config file or on the command line")
+        raise WeightsError(f"{str(path)!r}: its model config does not fit variant {metadata.variant!r} as installed "
+                           f"({detail}){hint or '; the metadata is damaged or was edited: re-export the weights'}") from None
     try:
         generator = spec.build_generator(options, metadata.image_shape, metadata.num_classes)
     except GanzooError:
@@ -142,7 +148,7 @@ def load_generator(path: Path | str, device: str | torch.device = "auto",
         raise WeightsError(f"{str(path)!r} says its latents are shaped {metadata.latent_shape}, but its variant "
                            f"{metadata.variant!r} builds {tuple(generator.latent_shape)} from the file's config; "
                            "the metadata is damaged or was edited: re-export the weights")
-    check_tensors_fit(generator, tensors, path)
+    check_tensors_fit(generator, tensors, path, hint)
     generator.load_state_dict(tensors, strict=True)
     check_generator(generator, metadata.image_shape, what=f"variant {metadata.variant!r} ({metadata.plugin})",
                     check_range=False)
@@ -167,21 +173,31 @@ def check_finite_probe(generator: Generator, path: Path) -> None:
                            f"{count} probe images); they are from a diverged run or damaged, use an earlier checkpoint")
 
 
-def check_tensors_fit(module: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
+def other_version_hint(metadata: GeneratorMetadata, installed: str) -> str:
+    """What to do when a file does not fit because its plugin changed since it was written: the
+    end of the error line, or "" when the versions agree (then the file itself is at fault)."""
+    if metadata.plugin_version == installed:
+        return ""
+    return (f"; it was written by {metadata.plugin} {metadata.plugin_version} and {installed} is installed: "
+            f"retrain it, or `pip install {metadata.plugin}=={metadata.plugin_version}` to use it")
+
+
+def check_tensors_fit(module: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path, hint: str = "") -> None:
     """Names, shapes, dtypes and finiteness must match the freshly built module exactly, and
-    BatchNorm's running variances must be variances (not negative)."""
+    BatchNorm's running variances must be variances (not negative). ``hint`` replaces "damaged or
+    from another model" where the file's plugin version differs from the installed one."""
+    another_model = hint or "; the file is damaged or from another model"
     expected = module.state_dict()
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
         parts = ([f"missing {_few(missing)}"] if missing else []) + ([f"unexpected {_few(extra)}"] if extra else [])
-        raise WeightsError(f"{str(path)!r} does not fit its variant: {'; '.join(parts)}; "
-                           "the file is damaged or from another model")
+        raise WeightsError(f"{str(path)!r} does not fit its variant: {'; '.join(parts)}{another_model}")
     for name, reference in expected.items():
         tensor = tensors[name]
         if tensor.shape != reference.shape:
             raise WeightsError(f"{str(path)!r}: tensor {name!r} has shape {tuple(tensor.shape)}, the model "
-                               f"needs {tuple(reference.shape)}; the file is damaged or from another model")
+                               f"needs {tuple(reference.shape)}{another_model}")
         if tensor.dtype != reference.dtype:
             raise WeightsError(f"{str(path)!r}: tensor {name!r} is {tensor.dtype}, the model needs "
                                f"{reference.dtype}; re-export the weights")

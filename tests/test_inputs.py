@@ -362,6 +362,25 @@ def test_a_conditional_file_that_says_it_is_unconditional_is_about_the_file(scen
                "conditional" in line and "dataset" not in line
 
 
+def test_a_file_from_an_older_plugin_that_no_longer_fits_says_retrain_or_pin(scene: Path, capsys) -> None:
+    """A plugin that changed its model (an option dropped, a layer resized) since a file was
+    written: the line names both versions and both ways out, not "damaged" and not a config fix."""
+    source = generator_file(scene / "c.safetensors", "cgan-mlp", num_classes=10)
+    meta = read_generator_metadata(source)
+    old_config = json.dumps({**meta.model_config_, "dropped_option": 50})
+    tampered(source, scene / "old-config.safetensors", metadata={"plugin_version": "0.0.1", "model_config": old_config})
+    line = refused(capsys, "sample", "old-config.safetensors", "--out", "s.png")
+    assert "model.dropped_option: unknown setting" in line
+    assert f"written by {meta.plugin} 0.0.1 and" in line and f"pip install {meta.plugin}==0.0.1" in line
+    old_tensors = {"net.0.weight": torch.zeros(16, 99)}
+    tampered(source, scene / "old-shape.safetensors", metadata={"plugin_version": "0.0.1"}, tensors=old_tensors)
+    line = refused(capsys, "sample", "old-shape.safetensors", "--out", "s.png")
+    assert "has shape (16, 99)" in line and "retrain it" in line and "damaged" not in line
+    tampered(source, scene / "same-version.safetensors", tensors=old_tensors)
+    assert "damaged or from another model" in refused(capsys, "sample", "same-version.safetensors", "--out", "s.png")
+    assert not (scene / "s.png").exists()
+
+
 def test_weights_that_generate_nan_are_refused_at_load(tmp_path: Path) -> None:
     source = generator_file(tmp_path / "valid.safetensors")
     with safe_open(str(source), "pt") as handle:
