@@ -305,6 +305,12 @@ def validate_model(model: type[BaseModel], data: Any, where: str) -> BaseModel:
 
 
 def format_validation_error(exc: ValidationError, model: type[BaseModel], where: str = "") -> str:
+    return "invalid config: " + validation_problems(exc, model, where) + "; fix it in the config file or on the command line"
+
+
+def validation_problems(exc: ValidationError, model: type[BaseModel], where: str = "") -> str:
+    """Each failed field of ``exc`` as ``where.field: problem``, joined with "; " (no advice:
+    the caller knows whether the fix is in a config file or elsewhere)."""
     problems = []
     for error in exc.errors():
         location = ".".join(str(part) for part in (where, *error["loc"]) if part != "")
@@ -315,7 +321,7 @@ def format_validation_error(exc: ValidationError, model: type[BaseModel], where:
         shown = error.get("input")
         got = "" if isinstance(shown, (dict, BaseModel)) or shown is None else f" (got {shown!r})"
         problems.append(f"{location}: {message}{got}" if location else f"{message}{got}")  # model-wide checks
-    return "invalid config: " + "; ".join(problems) + "; fix it in the config file or on the command line"
+    return "; ".join(problems)
 
 
 def _suggest_field(model: type[BaseModel], loc: tuple[Any, ...]) -> str:

@@ -16,9 +16,9 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ganzoo.version import __version__
-from ganzoo.config import validate_model
+from ganzoo.config import validation_problems
 from ganzoo.contracts import check_generator, count_nonfinite_images
-from ganzoo.errors import ConfigError, GanzooError, PluginError, UnknownNameError, WeightsError
+from ganzoo.errors import GanzooError, PluginError, UnknownNameError, WeightsError
 from ganzoo.interfaces import Generator
 from ganzoo.devices import resolve_device
 from ganzoo.registry import PluginInfo, Registry, get_registry
@@ -132,9 +132,9 @@ def load_generator(path: Path | str, device: str | torch.device = "auto",
                            f"{metadata.variant!r} is conditional; the file's metadata is damaged or was edited: "
                            "re-export the weights from the run that trained them")
     try:
-        options = validate_model(spec.config_model, metadata.model_config_, "model")
-    except ConfigError as exc:
-        detail = str(exc).removeprefix("invalid config: ").removesuffix("; fix it in the config file or on the command line")
+        options = spec.config_model.model_validate(metadata.model_config_)
+    except ValidationError as exc:
+        detail = validation_problems(exc, spec.config_model, "model")
         raise WeightsError(f"{str(path)!r}: its model config does not fit variant {metadata.variant!r} as installed "
                            f"({detail}){hint or '; the metadata is damaged or was edited: re-export the weights'}") from None
     try:

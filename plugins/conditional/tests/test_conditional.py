@@ -18,13 +18,10 @@ DCGAN = {"latent_dim": 8, "ngf": 4, "ndf": 4}
 SHAPE_16, SHAPE_32 = (1, 16, 16), (1, 32, 32)
 
 
-GENERATORS = pytest.mark.parametrize("build, options, shape", [
+@pytest.mark.parametrize("build, options, shape", [
     (ConditionalMLPGenerator, ConditionalMLPOptions(**MLP), SHAPE_16),
     (ConditionalDCGANGenerator, ConditionalDCGANOptions(**DCGAN), SHAPE_32),
 ], ids=["cgan-mlp", "cgan-dcgan"])
-
-
-@GENERATORS
 def test_the_generator_reads_the_one_hot_label_concatenated_with_the_latent(build, options, shape):
     torch.manual_seed(0)
     generator = build(options, shape, 10).eval()
