@@ -1,7 +1,8 @@
 """Pytest fixtures for ganzoo and its plugins, installed as a pytest plugin (entry point
 ``pytest11``), so a third-party plugin's tests get the same tiny real configs and CLI runner
 as ganzoo's own: ``tiny_config``, ``run_cli`` and ``registry``, plus the checks every variant's
-tests share (``train_quietly``, ``assert_finite_step``, ``assert_learned``)."""
+tests share (``train_quietly``, ``assert_finite_step``, ``assert_learned``) and the one every
+strategy's should (``assert_discriminator_sees_only_augmented_images``)."""
 
 from __future__ import annotations
 
@@ -97,3 +98,49 @@ def assert_finite_step(result: Any, image_shape: tuple[int, int, int]) -> None:
     assert all(math.isfinite(value) for value in result.last_stats.values()), result.last_stats
     samples = load_generator(result.generator_path, device="cpu").sample(4, seed=0)
     assert samples.shape == (4, *image_shape) and samples.abs().max() <= 1
+
+
+def assert_discriminator_sees_only_augmented_images(plan: RunPlan) -> None:
+    """Train ``plan`` and check that every image its discriminator scored came out of ``game.augment``.
+
+    DiffAugment only works if D never sees an unaugmented image, real, fake or penalised
+    (interpolates, R1's reals): a strategy that calls ``game.discriminator(images)`` directly
+    silently trains without the run's ``augment.policy``. The plan needs a policy (with none,
+    ``game.augment`` is the identity and every image would pass).
+    """
+    from ganzoo.training.callbacks import Callback
+    from ganzoo.training.loop import train
+
+    if not plan.config.augment.policy:
+        raise ValueError("give the plan an augment.policy (e.g. augment={'policy': 'translation'}): with none "
+                         "game.augment is the identity and every image would pass")
+
+    class Audit(Callback):
+        def __init__(self) -> None:
+            self.augmented: list[torch.Tensor] = []  # kept alive, so identity checks cannot alias
+            self.scored = 0
+            self.unaugmented = 0
+
+        def on_start(self, run: Any) -> None:
+            augment = run.game.augment
+
+            def recording(images: torch.Tensor) -> torch.Tensor:
+                out = augment(images)
+                self.augmented.append(out)
+                return out
+
+            run.game.augment = recording
+            self.hook = run.game.discriminator.register_forward_pre_hook(self.check)
+
+        def check(self, module: torch.nn.Module, args: tuple[Any, ...]) -> None:
+            self.scored += 1
+            self.unaugmented += not any(args[0] is out for out in self.augmented)
+
+        def on_end(self, run: Any, error: BaseException | None) -> None:
+            self.hook.remove()
+
+    audit = Audit()
+    train(plan, callbacks=[audit])
+    assert audit.scored > 0, "the discriminator scored no images"
+    assert audit.unaugmented == 0, (f"{audit.unaugmented} of the {audit.scored} discriminator calls scored images "
+                                    "that did not come out of game.augment; pass every image D scores through it")

@@ -1,6 +1,7 @@
 """DiffAugment: each augmentation keeps shapes, lets gradients through and does what it says on
-hand-made images; D sees augmented reals and fakes in both updates; a plugin adds its own
-augmentation through ``ganzoo_register_augmentations``, and ``ganzoo list`` shows them."""
+hand-made images; D sees augmented reals and fakes in both updates, under every registered
+strategy; a plugin adds its own augmentation through ``ganzoo_register_augmentations``, and
+``ganzoo list`` shows them."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from torch import Tensor
 from ganzoo.augment import Augmenter, color, cutout, translation
 from ganzoo.errors import UnknownNameError
 from ganzoo.plan import make_plan
-from ganzoo.plugin import AugmentationSpec, hookimpl
-from ganzoo.registry import PluginInfo, build_registry
+from ganzoo.plugin import AlternatingOptions, AlternatingStrategy, AugmentationSpec, StrategySpec, hookimpl
+from ganzoo.registry import PluginInfo, build_registry, get_registry
+from ganzoo.testing import assert_discriminator_sees_only_augmented_images
 from ganzoo.training.loop import train
 
 AUGMENTATIONS = {"translation": translation, "cutout": cutout, "color": color}
@@ -117,6 +119,57 @@ def test_a_plugin_augmentation_is_applied_to_every_image_d_sees(tmp_path: Path) 
     assert result.progress.global_step == 3 and all(math.isfinite(v) for v in result.last_stats.values())
     # each step: D update (real, fake) + G update (fake) = 3 batches through the policy
     assert FlipPlugin.calls == 3 * 3
+
+
+TINY_DCGAN = {"data": {"image_size": 32, "limit": 64}, "model": {"ngf": 4, "ndf": 4, "latent_dim": 8}}
+TINY_RESNET = {"data": {"limit": 64}, "model": {"latent_dim": 8, "g_channels": 8, "d_channels": 8}}
+# Every adversarial strategy, and every path inside one that scores images: the D update's reals
+# and fakes, the G update's fakes, its reals for a loss that asks for them, penalties' images.
+EVERY_PATH = {
+    "alternating": ("mlp", {}),
+    "alternating, real logits in the G update": ("mlp", {"loss": {"name": "relativistic-average"}}),
+    "r1": ("mlp", {"strategy": {"name": "r1", "options": {"every": 1}}}),
+    "wgan-clip": ("wgan-clip", TINY_DCGAN),
+    "wgan-gp": ("wgan-gp", TINY_DCGAN),
+    "acgan": ("acgan", TINY_RESNET),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EVERY_PATH))
+def test_every_strategy_shows_d_only_augmented_images(case: str, tmp_path: Path) -> None:
+    variant, sections = EVERY_PATH[case]
+    config = base_config(tmp_path / "run", augment={"policy": "translation,cutout"},
+                         **{key: value for key, value in sections.items() if key != "data"})
+    config["variant"] = variant
+    config["data"].update(sections.get("data", {}))
+    config["run"].update(batch_size=8, max_steps=2)
+    assert_discriminator_sees_only_augmented_images(make_plan([config]))
+
+
+def test_the_cases_above_cover_every_adversarial_strategy() -> None:
+    registry = get_registry()
+    adversarial = {name for name in registry.names("strategy") if registry.get("strategy", name).spec.adversarial}
+    covered = {make_plan([{"variant": variant, **sections}]).strategy.entry.spec.name
+               for variant, sections in EVERY_PATH.values()}
+    assert covered == adversarial
+
+
+def test_the_audit_catches_a_strategy_that_skips_the_augmentation(tmp_path: Path) -> None:
+    class Careless(AlternatingStrategy):  # scores an extra, unaugmented real batch every D update
+        def discriminator_penalty(self, game: Any, real: Any, fake: Any) -> dict[str, Tensor]:
+            return {"careless": 0 * game.discriminator(real.images, real.labels).mean()}
+
+    class CarelessPlugin:
+        @hookimpl
+        def ganzoo_register_strategies(self) -> list[StrategySpec]:
+            return [StrategySpec("careless", Careless, AlternatingOptions, "alternating, plus one unaugmented D call")]
+
+    _, registry = build_registry(extra_plugins=[(CarelessPlugin(), PluginInfo("careless", "careless-plugin", "0.1"))])
+    config = base_config(tmp_path / "run", augment={"policy": "translation"}, strategy={"name": "careless"})
+    with pytest.raises(AssertionError, match="did not come out of game.augment"):
+        assert_discriminator_sees_only_augmented_images(make_plan([config], registry))
+    with pytest.raises(ValueError, match="augment.policy"):
+        assert_discriminator_sees_only_augmented_images(make_plan([base_config(tmp_path / "plain")], registry))
 
 
 def test_an_unknown_augmentation_is_named(tmp_path: Path) -> None:

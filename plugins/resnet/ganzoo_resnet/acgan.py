@@ -8,7 +8,8 @@ draws its own real batch (``d_steps`` of them per step), as in ``alternating``. 
 come out of the same D pass as the real/fake logits (``with_class_logits=True``), so the step is
 written here rather than through ``discriminator_penalty``, which would need a second D pass.
 The weighted class terms are logged as ``class_real``, ``class_fake`` and ``class_generator``;
-``d_loss`` and ``g_loss`` are the totals.
+``d_loss`` and ``g_loss`` are the totals. D sees every image through ``game.augment`` (the run's
+DiffAugment policy), real and fake, in both updates, as in ``alternating``.
 """
 
 from __future__ import annotations
@@ -52,8 +53,10 @@ class ACGANStrategy(TrainingStrategy):
         with game.autocast():
             with torch.no_grad():
                 fake = game.fake_batch(len(real), real.labels)
-            real_logits, real_classes = game.discriminator(real.images, real.labels, with_class_logits=True)
-            fake_logits, fake_classes = game.discriminator(fake.images, fake.labels, with_class_logits=True)
+            real_logits, real_classes = game.discriminator(game.augment(real.images), real.labels,
+                                                           with_class_logits=True)
+            fake_logits, fake_classes = game.discriminator(game.augment(fake.images), fake.labels,
+                                                           with_class_logits=True)
         terms = {"class_real": self.real_weight * class_loss(real_classes, real.labels),
                  "class_fake": self.fake_weight * class_loss(fake_classes, fake.labels)}
         d_loss = game.loss.discriminator_loss(real_logits, fake_logits) + terms["class_real"] + terms["class_fake"]
@@ -66,11 +69,12 @@ class ACGANStrategy(TrainingStrategy):
         with frozen(game.discriminator):
             with game.autocast():
                 fake = game.fake_batch(len(real), real.labels)
-                fake_logits, fake_classes = game.discriminator(fake.images, fake.labels, with_class_logits=True)
+                fake_logits, fake_classes = game.discriminator(game.augment(fake.images), fake.labels,
+                                                               with_class_logits=True)
                 real_logits = None
                 if game.loss.generator_needs_real_logits:
                     with torch.no_grad():
-                        real_logits = game.discriminator(real.images, real.labels)
+                        real_logits = game.discriminator(game.augment(real.images), real.labels)
             class_term = self.generator_weight * class_loss(fake_classes, fake.labels)
             adversarial = (game.loss.generator_loss(fake_logits, real_logits) if real_logits is not None
                            else game.loss.generator_loss(fake_logits))

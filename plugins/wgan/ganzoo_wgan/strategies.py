@@ -13,6 +13,8 @@ Both train the critic ``n_critic`` times per generator update, each time on its 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from einops import rearrange
 from pydantic import Field
@@ -46,12 +48,14 @@ class WeightClippingStrategy(AlternatingStrategy):
 
 
 def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, labels: Tensor | None = None,
-                     *, mix: Tensor | None = None) -> Tensor:
-    """E[(||grad_x D(x_hat)||_2 - 1)^2] over x_hat = mix * real + (1 - mix) * fake, in fp32.
+                     *, mix: Tensor | None = None, augment: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+    """E[(||grad_x D(augment(x_hat))||_2 - 1)^2] over x_hat = mix * real + (1 - mix) * fake, in fp32.
 
     ``mix`` holds one weight per sample (uniform in [0, 1) when not given); the norm runs over
-    every non-batch dimension of each sample's gradient. The graph is kept so the penalty can be
-    backpropagated into the critic's weights.
+    every non-batch dimension of each sample's gradient. ``augment`` is the run's DiffAugment
+    policy (``game.augment``): the critic only ever scores augmented images, so the function kept
+    1-Lipschitz is D after the augmentation, as R1 does for its real images. The graph is kept so
+    the penalty can be backpropagated into the critic's weights.
     """
     real, fake = real.detach().float(), fake.detach().float()
     if mix is None:
@@ -59,7 +63,7 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, labels: Tens
     mix = mix.float().reshape(-1, *([1] * (real.ndim - 1)))
     interpolates = (mix * real + (1 - mix) * fake).requires_grad_(True)
     with torch.autocast(real.device.type, enabled=False):
-        scores = critic(interpolates, labels).float()
+        scores = critic(augment(interpolates) if augment is not None else interpolates, labels).float()
         (gradients,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
     norms = rearrange(gradients, "b ... -> b (...)").norm(2, dim=1)
     return (norms - 1).square().mean()
@@ -76,7 +80,7 @@ class GradientPenaltyStrategy(AlternatingStrategy):
 
     def discriminator_penalty(self, game: Game, real: Batch, fake: Batch) -> dict[str, Tensor]:
         self._check_critic(game.discriminator)
-        penalty = gradient_penalty(game.discriminator, real.images, fake.images, fake.labels)
+        penalty = gradient_penalty(game.discriminator, real.images, fake.images, fake.labels, augment=game.augment)
         return {"gradient_penalty": self.gp_lambda * penalty}
 
     def _check_critic(self, critic: Discriminator) -> None:

@@ -70,6 +70,14 @@ def test_penalty_of_a_linear_critic_is_the_distance_of_its_weight_norm_from_one(
     torch.testing.assert_close(critic.weight.grad, 2 * 0.3 / 1.3 * torch.tensor([W]))
 
 
+def test_penalty_is_taken_through_the_augmentation_d_sees():
+    # D only ever scores augmented images, so the penalty keeps D(augment(x)) 1-Lipschitz: with
+    # augment(x) = 2x the linear critic's gradient is 2w, ||2w|| = 2.6, penalty (2.6 - 1)^2 = 2.56
+    real, fake = torch.randn(6, 1, 2, 2), torch.randn(6, 1, 2, 2)
+    penalty = gradient_penalty(LinearCritic(W), real, fake, augment=lambda images: 2 * images)
+    assert penalty.item() == pytest.approx(1.6**2, rel=1e-5)
+
+
 def test_penalty_norms_are_per_sample_over_every_non_batch_dimension():
     # mixes (1, 1/2, 0) of constant images give interpolates filled with 0.25, 0.5 and 0; with
     # 2 x 2 x 4 = 16 values each, the gradients (= the interpolates) have norms 4 * fill = 1, 2, 0
