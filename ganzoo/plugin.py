@@ -11,7 +11,8 @@ and a test holds them to it.
 * options: ``Options`` (the base of a component's pydantic config model), ``NoOptions``
 * errors: ``ConfigError``, ``DataError``, ``GanzooError``
 * step building blocks: ``AlternatingStrategy`` (the template), ``AlternatingOptions``,
-  ``discriminator_update``, ``generator_update``, ``frozen``, ``r1_penalty``
+  ``discriminator_update``, ``generator_update``, ``frozen``, ``r1_penalty``, and ``unaugmented``
+  (``Game.augment`` without a policy, the default augmentation of a penalty helper)
 * datasets: ``ImageDataset``, ``DataConfig``, ``Batch``
 * callbacks: ``Callback``, and ``TrainingRun`` (what a callback is handed)
 * layers: ``spectrally_normalised`` (spectral norm on every Linear/Conv/Embedding weight of a module)
@@ -27,7 +28,8 @@ from ganzoo.data import ImageDataset
 from ganzoo.errors import ConfigError, DataError, GanzooError
 from ganzoo.file_datasets import load_image_files
 from ganzoo.hookspecs import hookimpl
-from ganzoo.interfaces import Batch, Discriminator, Game, Generator, ImageShape, Loss, SoloGame, TrainingStrategy
+from ganzoo.interfaces import (Batch, Discriminator, Game, Generator, ImageShape, Loss, SoloGame, TrainingStrategy,
+                               unaugmented)
 from ganzoo.layers import spectrally_normalised
 from ganzoo.specs import AugmentationSpec, CallbackSpec, DatasetSpec, LossSpec, NoOptions, StrategySpec, VariantSpec
 from ganzoo.strategies import (AlternatingOptions, AlternatingStrategy, discriminator_update, frozen,
@@ -52,5 +54,5 @@ __all__ = [
     "DataError", "DatasetSpec", "Discriminator", "Game", "GanzooError", "Generator", "ImageDataset", "ImageShape",
     "Loss", "LossSpec", "NoOptions", "Options", "SoloGame", "StrategySpec", "TrainingRun", "TrainingStrategy", "VariantSpec",
     "discriminator_update", "frozen", "generator_update", "hookimpl", "load_image_files", "r1_penalty",
-    "spectrally_normalised",
+    "spectrally_normalised", "unaugmented",
 ]

@@ -21,7 +21,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from ganzoo.plugin import (AlternatingOptions, AlternatingStrategy, Batch, ConfigError, Discriminator, Game,
-                           Options)
+                           Options, unaugmented)
 
 
 class ClipOptions(Options):
@@ -48,7 +48,7 @@ class WeightClippingStrategy(AlternatingStrategy):
 
 
 def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, labels: Tensor | None = None,
-                     *, mix: Tensor | None = None, augment: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+                     *, mix: Tensor | None = None, augment: Callable[[Tensor], Tensor] = unaugmented) -> Tensor:
     """E[(||grad_x D(augment(x_hat))||_2 - 1)^2] over x_hat = mix * real + (1 - mix) * fake, in fp32.
 
     ``mix`` holds one weight per sample (uniform in [0, 1) when not given); the norm runs over
@@ -63,7 +63,7 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, labels: Tens
     mix = mix.float().reshape(-1, *([1] * (real.ndim - 1)))
     interpolates = (mix * real + (1 - mix) * fake).requires_grad_(True)
     with torch.autocast(real.device.type, enabled=False):
-        scores = critic(augment(interpolates) if augment is not None else interpolates, labels).float()
+        scores = critic(augment(interpolates), labels).float()
         (gradients,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
     norms = rearrange(gradients, "b ... -> b (...)").norm(2, dim=1)
     return (norms - 1).square().mean()
