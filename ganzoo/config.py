@@ -146,6 +146,15 @@ class AugmentConfig(StrictModel):
 
     policy: list[str] = Field(default_factory=list, description="registered augmentations, applied in order; "
                                                                 "e.g. \"translation,cutout,color\"")
+    probability: float | None = Field(
+        None, ge=0, le=1, description="each augmentation is applied to each image with this probability; default 1, "
+                                      "or 0 as the start of an adaptive run (target)")
+    target: float | None = Field(None, gt=0, lt=1, description="ADA (Karras et al. 2020): adapt the probability so "
+                                                              "that E[sign D(augmented real)] stays at this; 0.6 "
+                                                              "in the paper; off by default")
+    adjust_every: int = Field(4, ge=1, le=10_000, description="ADA: steps between two adjustments of the probability")
+    adjust_images: int = Field(500_000, ge=1, description="ADA: real images seen over which the probability can "
+                                                          "move from 0 to 1 (its speed)")
 
     @field_validator("policy", mode="before")
     @classmethod
@@ -153,6 +162,21 @@ class AugmentConfig(StrictModel):
         if isinstance(value, str):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _probability_needs_a_policy(self) -> AugmentConfig:
+        if not self.policy and (self.target is not None or self.probability is not None):
+            what = "augment.target" if self.target is not None else "augment.probability"
+            raise ValueError(f"{what} sets how often augment.policy is applied, and the policy is empty; "
+                             "set augment.policy (e.g. translation,cutout,color)")
+        return self
+
+    @property
+    def start_probability(self) -> float:
+        """The probability at step 0: as set, else 0 for an adaptive run (ADA starts there) and 1."""
+        if self.probability is not None:
+            return self.probability
+        return 0.0 if self.target is not None else 1.0
 
 
 class TrainConfig(StrictModel):

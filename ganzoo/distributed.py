@@ -94,6 +94,14 @@ class Cluster:
         dist.all_reduce(value, op=dist.ReduceOp.MAX, group=self.control)
         return bool(value.item())
 
+    def all_sum(self, value: Tensor) -> Tensor:
+        """``value`` added up over every rank (a copy; itself on one process)."""
+        if not self.distributed:
+            return value
+        total = value.clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM)
+        return total
+
     def wrap(self, module: nn.Module, device: torch.device, *, sync_batchnorm: bool = False) -> nn.Module:
         """``module`` inside DistributedDataParallel (and SyncBatchNorm), or as is on one process."""
         if not self.distributed:

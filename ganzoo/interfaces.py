@@ -170,6 +170,10 @@ class Loss(ABC):
     """
 
     generator_needs_real_logits: bool = False
+    real_fake_threshold: float | None = 0.0
+    """The discriminator output that separates "real" (above) from "fake" under this loss: 0 for
+    logits and hinge margins. Adaptive augmentation (``augment.target``) counts the augmented
+    reals above it. None where no value does (a Wasserstein critic, a relativistic loss)."""
 
     @abstractmethod
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:

@@ -99,6 +99,7 @@ class LeastSquaresLoss(Loss):
 
     def __init__(self, options: LeastSquaresOptions) -> None:
         self.a, self.b, self.c = options.fake_target, options.real_target, options.generator_target
+        self.real_fake_threshold = (self.a + self.b) / 2 if self.b > self.a else None  # reals are above it
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return 0.5 * ((real_logits.float() - self.b).square().mean() + (fake_logits.float() - self.a).square().mean())
@@ -124,6 +125,7 @@ class RelativisticAverageLoss(Loss):
     """
 
     generator_needs_real_logits = True
+    real_fake_threshold = None  # only differences between D's outputs mean anything
 
     def __init__(self, options: object = None) -> None:
         pass

@@ -14,11 +14,12 @@ import torch
 from torch import Tensor
 
 from ganzoo.augment import Augmenter, color, cutout, translation
-from ganzoo.errors import UnknownNameError
+from ganzoo.errors import PluginError, UnknownNameError
 from ganzoo.plan import make_plan
 from ganzoo.plugin import AlternatingOptions, AlternatingStrategy, AugmentationSpec, StrategySpec, hookimpl
 from ganzoo.registry import PluginInfo, build_registry, get_registry
-from ganzoo.testing import assert_discriminator_sees_only_augmented_images
+from ganzoo.testing import assert_discriminator_sees_only_augmented_images, logged_steps
+from ganzoo.training.checkpoints import load_checkpoint
 from ganzoo.training.loop import train
 
 AUGMENTATIONS = {"translation": translation, "cutout": cutout, "color": color}
@@ -182,3 +183,153 @@ def test_ganzoo_list_shows_the_augmentations(run_cli: Any) -> None:
     assert listing.returncode == 0, listing.stderr
     assert "Augmentations" in listing.stdout
     assert all(name in listing.stdout for name in ("translation", "cutout", "color"))
+
+
+# -- the probability of each augmentation, and ADA's control of it -----------------------------
+
+
+def plus_one(images: Tensor, rng: torch.Generator) -> Tensor:
+    """A test augmentation whose effect is countable: every pixel + 1."""
+    return images + 1
+
+
+def test_probability_zero_is_the_identity_and_one_is_plain_diffaugment() -> None:
+    images = torch.rand(16, 1, 8, 8)
+    assert torch.equal(Augmenter([translation, cutout], torch.device("cpu"), seed=3, probability=0.0)(images), images)
+    always = Augmenter([translation, cutout], torch.device("cpu"), seed=3)
+    rng = torch.Generator().manual_seed(3)  # probability 1 draws nothing beyond the augmentations' own
+    assert torch.equal(always(images), cutout(translation(images, rng), rng))
+
+
+def test_each_augmentation_meets_each_image_with_the_probability() -> None:
+    augmenter = Augmenter([plus_one, plus_one], torch.device("cpu"), seed=4, probability=0.3)
+    counts = torch.bincount(augmenter(torch.zeros(20_000, 1, 2, 2))[:, 0, 0, 0].long(), minlength=3) / 20_000
+    expected = torch.tensor([0.7 * 0.7, 2 * 0.3 * 0.7, 0.3 * 0.3])  # independent per augmentation and image
+    assert torch.allclose(counts, expected, atol=0.015), counts
+    images = torch.zeros(64, 1, 2, 2, requires_grad=True)
+    augmenter(images).sum().backward()
+    assert torch.equal(images.grad, torch.ones_like(images))  # where() passes the gradient of either branch
+
+
+class SignedCritic(torch.nn.Module):
+    """D(x) = the sign it is told to give, per image: +1 for all, or +1 for the first ``positive``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.positive = 10**9
+
+    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        scores = -torch.ones(len(images))
+        scores[:self.positive] = 1.0
+        return scores + 0 * images.sum()
+
+
+def play(augmenter: Augmenter, critic: SignedCritic, steps: range, batch: int = 50) -> list[dict[str, float]]:
+    """``steps`` steps of a D update: augmented reals and fakes through ``critic``."""
+    rows = []
+    for step in steps:
+        reals = torch.zeros(batch, 1, 4, 4)
+        augmenter.begin_step([reals])
+        critic(augmenter(reals))
+        critic(augmenter(torch.zeros(batch, 1, 4, 4)))  # a fake batch: its scores must not count
+        rows.append({k: float(v) for k, v in augmenter.end_step(step, batch, all_sum=lambda t: t).items()})
+    return rows
+
+
+def test_ada_moves_the_probability_by_sign_of_rt_minus_target_times_images_over_adjust_images() -> None:
+    augmenter = Augmenter([plus_one], torch.device("cpu"), seed=0, probability=0.0, target=0.6, adjust_every=2,
+                          adjust_images=500)
+    critic = SignedCritic()
+    augmenter.watch(critic, threshold=0.0)
+    # D calls every augmented real real (r_t = 1 > 0.6, overfitting): p rises by 50 x 2 / 500 = 0.2 every 2 steps
+    rows = play(augmenter, critic, range(1, 13))
+    assert [round(row["augment_p"], 6) for row in rows] == [0, 0, .2, .2, .4, .4, .6, .6, .8, .8, 1, 1]
+    assert rows[-1]["augment_rt"] == 1.0
+    # 35 of 50 real (r_t = (35 - 15) / 50 = 0.4 < 0.6): p falls again, never below 0
+    critic.positive = 35
+    rows = play(augmenter, critic, range(13, 31))
+    assert [round(row["augment_p"], 6) for row in rows[1::2]] == [1, .8, .6, .4, .2, 0, 0, 0, 0]
+    assert abs(rows[-1]["augment_rt"] - 0.4) < 1e-6
+
+
+def test_ada_sums_the_signs_over_ranks() -> None:
+    augmenter = Augmenter([plus_one], torch.device("cpu"), seed=0, probability=0.0, target=0.6, adjust_every=1,
+                          adjust_images=1000)
+    critic = SignedCritic()
+    critic.positive = 35  # this rank alone: r_t = (35 - 15) / 50 = 0.4, below the target
+    augmenter.watch(critic, threshold=0.0)
+    reals = torch.zeros(50, 1, 4, 4)
+    augmenter.begin_step([reals])
+    critic(augmenter(reals))
+    other_rank = torch.tensor([50.0, 50.0])  # the other rank's 50 reals, all scored real
+    row = augmenter.end_step(1, 100, all_sum=lambda signs: signs + other_rank)
+    assert abs(float(row["augment_rt"]) - (20 + 50) / 100) < 1e-6  # 0.7 over both ranks: above the target
+    assert float(row["augment_p"]) == 0.0 and abs(float(augmenter.probability) - 100 / 1000) < 1e-7
+
+
+def test_ada_refuses_a_strategy_that_never_shows_d_an_augmented_real() -> None:
+    augmenter = Augmenter([plus_one], torch.device("cpu"), seed=0, target=0.6, adjust_every=2)
+    critic = SignedCritic()
+    augmenter.watch(critic, threshold=0.0)
+    for step in (1, 2):
+        reals = torch.zeros(8, 1, 4, 4)
+        augmenter.begin_step([reals])
+        critic(augmenter(reals.clone()))  # a copy of the reals is not the batch the loop handed over
+        if step == 2:
+            with pytest.raises(PluginError, match="showed D none"):
+                augmenter.end_step(step, 8, all_sum=lambda t: t)
+        else:
+            augmenter.end_step(step, 8, all_sum=lambda t: t)
+
+
+def test_an_adaptive_run_logs_p_and_rt_and_follows_the_rule(tmp_path: Path) -> None:
+    config = base_config(tmp_path / "run", augment={"policy": "translation,color", "target": 0.6,
+                                                    "adjust_every": 1, "adjust_images": 320})
+    config["run"].update(max_steps=8, checkpoint_every_steps=4)
+    result = train(make_plan([config]))
+    rows = logged_steps(result)
+    assert [row["step"] for row in rows] == list(range(1, 9))
+    assert rows[0]["augment_p"] == 0.0
+    for before, after in zip(rows, rows[1:]):  # 32 images per step / 320: p moves by 0.1 after each step
+        expected = min(1.0, max(0.0, before["augment_p"] + 0.1 * math.copysign(1, before["augment_rt"] - 0.6)))
+        assert abs(after["augment_p"] - expected) < 1e-6, (before, after)
+        assert -1.0 <= after["augment_rt"] <= 1.0
+    state, _, _ = load_checkpoint(result.checkpoint_path)
+    assert set(state["augment"]) == {"rng", "probability", "signs", "last_rt"}
+
+
+def test_a_resumed_adaptive_run_continues_exactly(tmp_path: Path) -> None:
+    augment = {"policy": "translation,cutout", "target": 0.6, "adjust_every": 3, "adjust_images": 640}
+    whole = base_config(tmp_path / "whole", augment=augment)
+    whole["run"].update(max_steps=8)
+    reference = logged_steps(train(make_plan([whole])))
+    halves = base_config(tmp_path / "halves", augment=augment)
+    halves["run"].update(max_steps=4, checkpoint_every_steps=4)
+    train(make_plan([halves]))
+    halves["run"].update(max_steps=8)
+    resumed = logged_steps(train(make_plan([halves]), resume=True))
+
+    def without_clock(rows: list[dict[str, float]]) -> list[dict[str, float]]:
+        return [{k: v for k, v in row.items() if k not in ("elapsed_s", "images_per_s")} for row in rows]
+
+    assert without_clock(resumed) == without_clock(reference)  # step 4 falls inside an adjustment window
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    (["--set", "augment.target=0.6"], "augment.target sets how often augment.policy is applied, and the policy is empty"),
+    (["--set", "augment.policy=translation", "--set", "augment.target=1.5"], "augment.target"),
+    (["--set", "augment.policy=translation", "--set", "augment.probability=-0.1"], "augment.probability"),
+])
+def test_bad_augment_settings_get_one_line(settings: list[str], message: str, run_cli: Any) -> None:
+    done = run_cli("train", "mlp", "--device", "cpu", "--limit", "64", "--max-steps", "1", "--out", "run", *settings)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_ada_refuses_a_loss_without_a_real_fake_threshold(run_cli: Any, tmp_path: Path) -> None:
+    done = run_cli("train", "wgan-gp", "--device", "cpu", "--limit", "64", "--batch-size", "8", "--max-steps", "1",
+                   "--out", "run",
+                   "--set", "augment.policy=translation", "--set", "augment.target=0.6")
+    assert done.returncode == 2, done.stderr
+    assert "loss 'wasserstein' has no output value that separates real from fake" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "run" / "config.json").exists()

@@ -37,10 +37,14 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "COLUMNS": 
 TOOLBOX = ["--strategy", "r1", "--set", "strategy.options.every=2", "--set", "ema.enabled=true",
            "--set", "ema.rampup=true", "--set", "augment.policy=translation,cutout,color"]
 """EMA, DiffAugment (its own RNG) and lazy R1: the state a resume must also bring back exactly."""
+ADAPTIVE = [*TOOLBOX, "--set", "augment.target=0.6", "--set", "augment.adjust_every=3",
+            "--set", "augment.adjust_images=3200"]
+"""The toolbox with ADA: the probability and the signs counted since its last adjustment, too."""
+OPTIONS = {"plain": [], "ema-augment-r1": TOOLBOX, "ema-ada-r1": ADAPTIVE}
 
 
-def start(out: Path, *extra: str, toolbox: bool = False) -> subprocess.Popen[str]:
-    options = TOOLBOX if toolbox else []
+def start(out: Path, *extra: str, toolbox: str = "plain") -> subprocess.Popen[str]:
+    options = OPTIONS[toolbox]
     return subprocess.Popen([sys.executable, "-m", "ganzoo", *TRAIN, *options, "--out", str(out), *extra], env=ENV,
                             cwd=out.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -71,8 +75,8 @@ def logged_rows(out: Path) -> list[dict[str, object]]:
     return [{k: v for k, v in row.items() if k not in ("elapsed_s", "images_per_s")} for row in rows]
 
 
-@pytest.mark.parametrize("toolbox", [False, True], ids=["plain", "ema-augment-r1"])
-def test_killed_and_resumed_run_ends_bit_for_bit_equal_to_an_uninterrupted_one(tmp_path: Path, toolbox: bool) -> None:
+@pytest.mark.parametrize("toolbox", sorted(OPTIONS))
+def test_killed_and_resumed_run_ends_bit_for_bit_equal_to_an_uninterrupted_one(tmp_path: Path, toolbox: str) -> None:
     seed = int(os.environ.get("GANZOO_KILL_SEED", random.randrange(2**32)))
     rng = random.Random(seed)
     reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"

@@ -25,7 +25,7 @@ from ganzoo.distributed import Cluster
 from ganzoo.ema import GeneratorEMA
 from ganzoo.errors import (ConfigError, DivergenceError, GanzooError, PluginError, TrainingInterrupted,
                            first_line)
-from ganzoo.interfaces import Batch, Generator
+from ganzoo.interfaces import Batch, Game, Generator, SoloGame
 from ganzoo.plan import RunPlan
 from ganzoo.precision import Precision, precision_note, resolve_precision
 from ganzoo.speed import choose_speed
@@ -122,8 +122,9 @@ DATA_SETTINGS_FREE_ON_RESUME = ("stream", "memory_budget_mb", "workers", "cache_
 def check_resumable(run_dir: RunDirectory, plan: RunPlan) -> None:
     """Refuse a resume that would not continue the same run, naming the first changed setting."""
     saved = run_dir.config_to_resume(plan.config.variant)
-    for section in SECTIONS_ADDED_LATER:  # a run saved before they existed had them off
-        saved.setdefault(section, TrainConfig.model_fields[section].get_default().model_dump(mode="json"))
+    for section in SECTIONS_ADDED_LATER:  # a run saved before they (or some of their settings) existed had them off
+        defaults = TrainConfig.model_fields[section].get_default().model_dump(mode="json")
+        saved[section] = {**defaults, **saved.get(section, {})}
     requested = plan.to_dict()
     for config in (saved, requested):
         for key in DATA_SETTINGS_FREE_ON_RESUME:
@@ -167,10 +168,7 @@ class TrainingRun:
         self.game = parts.new_game(self._wrap, autocast=precision.autocast, optimize=precision.optimize,
                                    draw=cluster.draw)
         self.tracker = StatTracker(self.device, watched=self.game.required_statistics)
-        self.augmenter = Augmenter([entry.spec.function for entry in plan.augmentations], self.device,
-                                   augmentation_seed(self.settings.seed))
-        if self.augmenter:  # the plan allows augment.policy only for a variant with a discriminator
-            self.game.augment = self.augmenter
+        self.augmenter = build_augmenter(plan, self.game, self.device)
         self.ema = GeneratorEMA(parts.generator, plan.config.ema) if plan.config.ema.enabled else None
         batch_size, k = self.settings.batch_size, parts.strategy.batches_per_step
         self.images_per_step = batch_size * cluster.world_size * k  # all ranks together, every D batch
@@ -251,6 +249,7 @@ class TrainingRun:
 
     def train_step(self, batches: list[Batch]) -> None:
         self.game.step = self.progress.global_step
+        self.augmenter.begin_step([batch.images for batch in batches])
         try:
             stats = self.parts.strategy.step(self.game, batches)
         except GanzooError:
@@ -262,6 +261,8 @@ class TrainingRun:
             self.ema.update(self.parts.generator, self.progress.global_step)
         if self.progress.global_step == 0 or not all(name in stats for name in self.game.required_statistics):
             self.check_statistics(stats)
+        stats = {**stats, **self.augmenter.end_step(self.progress.global_step + 1, self.images_per_step,
+                                                   self.cluster.all_sum)}
         self.progress.step_in_epoch += 1
         self.progress.global_step += 1
         self.progress.images_seen += self.images_per_step
@@ -429,6 +430,28 @@ class TrainingRun:
         """A trained module as the step calls it: compiled (``run.compile``), inside DDP under a cluster."""
         return self.cluster.wrap(_maybe_compile(module, self.settings.compile), self.device,
                                  sync_batchnorm=self.settings.sync_batchnorm)
+
+
+def build_augmenter(plan: RunPlan, game: Game | SoloGame, device: torch.device) -> Augmenter:
+    """The run's ``augment`` section as ``game.augment`` (left the identity without a policy); an
+    adaptive one watches D's outputs, which needs a loss whose outputs have a real/fake threshold."""
+    settings = plan.config.augment
+    augmenter = Augmenter([entry.spec.function for entry in plan.augmentations], device,
+                          augmentation_seed(plan.config.run.seed), probability=settings.start_probability,
+                          target=settings.target, adjust_every=settings.adjust_every,
+                          adjust_images=settings.adjust_images)
+    if not augmenter or not isinstance(game, Game):  # the plan allows a policy only with a discriminator
+        return augmenter
+    game.augment = augmenter
+    if augmenter.adaptive:
+        threshold = game.loss.real_fake_threshold
+        if threshold is None:
+            raise ConfigError(f"augment.target adapts to how often D scores augmented reals as real, and loss "
+                              f"{plan.config.loss.name if plan.config.loss else None!r} has no output value that "
+                              "separates real from fake; use a fixed augment.probability, or a loss such as "
+                              "non-saturating or hinge")
+        augmenter.watch(game.discriminator, threshold)
+    return augmenter
 
 
 def _has_batchnorm(*modules: torch.nn.Module) -> bool:

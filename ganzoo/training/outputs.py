@@ -24,7 +24,8 @@ from ganzoo.training.model_card import ModelCard
 if TYPE_CHECKING:
     from ganzoo.training.loop import TrainingRun
 
-STAT_LABELS = {"d_loss": "D", "g_loss": "G", "d_real": "D(x)", "d_fake": "D(G(z))", "wasserstein": "W"}
+STAT_LABELS = {"d_loss": "D", "g_loss": "G", "d_real": "D(x)", "d_fake": "D(G(z))", "wasserstein": "W",
+               "augment_p": "p", "augment_rt": "r_t"}
 
 
 def format_stats(stats: Mapping[str, float]) -> str:

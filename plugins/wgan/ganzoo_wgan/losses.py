@@ -14,6 +14,8 @@ from ganzoo.plugin import Loss
 
 
 class WassersteinLoss(Loss):
+    real_fake_threshold = None  # the critic's scores have no fixed zero: E[D] can drift by any constant
+
     def __init__(self, options: object = None) -> None:
         pass
 
