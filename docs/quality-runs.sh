@@ -7,7 +7,8 @@
 #     against the 10,000 real digits, every metric, seed 0, and its 64-sample grid is written.
 # A row is "VARIANT" (registered defaults, plus the widths below) or "VARIANT+toolbox" (the same
 # with EMA of G and DiffAugment on what D sees), "VARIANT+ada" (the toolbox with ADA's adaptive
-# probability, target 0.6, instead of augmenting every image), "VARIANT+r1" (the R1 strategy), "VARIANT+bf16"
+# probability, target 0.6, instead of augmenting every image), "VARIANT+ema" (EMA of G alone, no
+# augmentation: the control for an ADA run whose probability falls to 0), "VARIANT+r1" (the R1 strategy), "VARIANT+bf16"
 # (bf16 autocast on the CPU: the training-health check behind run.speed's table) or "VARIANT+reuse"
 # (the G update reuses the D update's fake batch: the check behind strategy.options.fake_batch). Every run takes
 # the plain fp32 path (--speed off) unless its row says otherwise, as the rows measured before
@@ -32,7 +33,8 @@ ROWS=(mlp mlp+toolbox cgan-mlp cgan-mlp+toolbox dcgan dcgan+toolbox dcgan+r1 cga
 
 # What the toolbox adds: EMA of G (decay 0.999, warm-up ramp) and DiffAugment translation + cutout
 # (colour jitter is left out: the digits are grey).
-TOOLBOX=(--set ema.enabled=true --set ema.decay=0.999 --set ema.rampup=true --set augment.policy=translation,cutout)
+EMA=(--set ema.enabled=true --set ema.decay=0.999 --set ema.rampup=true)
+TOOLBOX=("${EMA[@]}" --set augment.policy=translation,cutout)
 # ADA: the probability starts at 0 and can reach 1 within 50,000 images (about 800 steps of 64), so
 # that it can settle within a 10-minute CPU run (the paper's 500,000 suits runs of millions of images).
 ADA=("${TOOLBOX[@]}" --set augment.target=0.6 --set augment.adjust_images=50000)
@@ -50,6 +52,7 @@ for row in "${ROWS[@]}"; do
     case $row in
         *+toolbox) extra=("${TOOLBOX[@]}") ;;
         *+ada) extra=("${ADA[@]}") ;;
+        *+ema) extra=("${EMA[@]}") ;;
         *+r1) extra=(--strategy r1) ;;
         *+bf16) extra=(--precision bf16) ;;
         *+reuse) extra=(--set strategy.options.fake_batch=reuse) ;;

@@ -40,7 +40,10 @@ def row(out: Path, name: str) -> str:
     log = last_log_row(out / name)
     values, _ = metrics(out / "eval" / f"{name}.json")
     minutes, seconds = divmod(round(log["elapsed_s"]), 60)
-    policy = ",".join(config.get("augment", {}).get("policy", [])) or "–"
+    augment = config.get("augment", {})
+    policy = ",".join(augment.get("policy", [])) or "–"
+    if augment.get("target") is not None:
+        policy += ", ADA"  # the probability adapted to augment.target, not 1
     ema = f"{config['ema']['decay']:g}" if config.get("ema", {}).get("enabled") else "–"
     loss = (config.get("loss") or {}).get("name", "–")  # a variant without a discriminator has no GAN loss
     return " | ".join(["", f"`{name}`", loss, config["strategy"]["name"], ema, policy,
