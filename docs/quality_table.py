@@ -57,10 +57,18 @@ def main(out: Path, names: list[str]) -> None:
     print("|---|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for name in names:
         print(row(out, name))
-    baseline: dict[str, float] = {}
-    for name in names:  # the same real data for every row; conditional rows add accuracy's baseline
-        baseline.update(metrics(out / "eval" / f"{name}.json")[1])
-    print("| real vs real | | | | | | | | | " + " | ".join(cells(baseline)) + " |")
+    baselines: dict[tuple[int, ...], dict[str, float]] = {}
+    for name in names:  # one real-vs-real per resolution; conditional rows add accuracy's baseline
+        evaluation = out / "eval" / f"{name}.json"
+        baselines.setdefault(resolution(evaluation), {}).update(metrics(evaluation)[1])
+    for shape, baseline in baselines.items():
+        label = "real vs real" if len(baselines) == 1 else f"real vs real, {shape[-2]}x{shape[-1]}"
+        print(f"| {label} | | | | | | | | | " + " | ".join(cells(baseline)) + " |")
+
+
+def resolution(path: Path) -> tuple[int, ...]:
+    """The (C, H, W) the evaluation compared at: rows of different sizes have different baselines."""
+    return tuple(json.loads(path.read_text())["protocol"]["resolution"])
 
 
 if __name__ == "__main__":
