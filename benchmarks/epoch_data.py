@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ganzoo.config import DataConfig
-from ganzoo.data import MNIST_FILES, MNIST_SIDE, load_embedded_mnist
+from ganzoo.core.options import DataConfig
+from ganzoo.data.dataset import MNIST_FILES, MNIST_SIDE, load_embedded_mnist
 
 DEFAULT_DIGITS = 5_120
 """80 full batches of 64: neither side has a partial last batch to treat differently."""

@@ -38,12 +38,12 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganzoo.build import build
-from ganzoo.interfaces import Game
-from ganzoo.plan import make_plan
-from ganzoo.training.callbacks import Callback
+from ganzoo.core.callback import Callback
+from ganzoo.core.interfaces import Game
+from ganzoo.training.build import build
 from ganzoo.training.loop import seed_everything, train
 from ganzoo.training.metrics_log import MetricsLog
+from ganzoo.training.plan import make_plan
 
 BF16_DENSE_TFLOPS = {"H100 PCIe": 756.0, "H100 NVL": 835.0, "H100": 989.4, "H200": 989.4, "GH200": 989.4,
                      "A100": 312.0, "L40S": 362.0, "L4": 121.0}

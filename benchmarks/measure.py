@@ -23,14 +23,14 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganzoo.build import build, build_models, load_dataset
-from ganzoo.devices import hardware_name, resolve_device
-from ganzoo.weights import save_generator
-from ganzoo.plan import RunPlan, make_plan
-from ganzoo.registry import Registry, get_registry
-from ganzoo.speed import bf16_pays, fast_path
-from ganzoo.training.callbacks import Callback
+from ganzoo.core.callback import Callback
+from ganzoo.core.registry import Registry, get_registry
+from ganzoo.generators.weights import save_generator
+from ganzoo.runtime.devices import hardware_name, resolve_device
+from ganzoo.runtime.speed import bf16_pays, fast_path
+from ganzoo.training.build import build, build_models, load_dataset
 from ganzoo.training.loop import seed_everything, train
+from ganzoo.training.plan import RunPlan, make_plan
 
 
 @dataclass(frozen=True)

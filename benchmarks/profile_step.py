@@ -23,11 +23,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 import torch  # noqa: E402
+from measure import Settings, StepWorkload, machine_description, workload_config  # noqa: E402
 from torch.profiler import ProfilerActivity, profile, schedule  # noqa: E402
 
-from measure import Settings, StepWorkload, machine_description, workload_config  # noqa: E402
-
-from ganzoo.training.callbacks import Callback  # noqa: E402
+from ganzoo.core.callback import Callback  # noqa: E402
 from ganzoo.training.loop import train  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""Measure the rows of ``ganzoo.speed.FAST_PATHS``: which speed option pays, per variant family.
+"""Measure the rows of ``ganzoo.runtime.speed.FAST_PATHS``: which speed option pays, per variant family.
 
 For one representative variant of each family, the engine runs with ``run.speed = off`` (the
 plain fp32 path) and with each speed option alone, all taking turns step by step in one process
@@ -26,7 +26,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 import torch  # noqa: E402
-
 from measure import Settings, StepWorkload, engine_loop, machine_description, take_turns, workload_config  # noqa: E402
 
 FAMILIES: dict[str, tuple[str, int, dict[str, Any], int, int]] = {

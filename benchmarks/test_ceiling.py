@@ -8,7 +8,6 @@ run; the report divides by the higher of the two, so utilisation is never flatte
 from __future__ import annotations
 
 import pytest
-
 from measure import Settings, machine_description, matmul_flops_per_second
 
 

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from measure import Settings
 from PIL import Image
 
-from ganzoo.build import load_dataset
-from ganzoo.config import DataConfig
-from ganzoo.data import epoch_order
-from measure import Settings
+from ganzoo.core.options import DataConfig
+from ganzoo.data.dataset import epoch_order
+from ganzoo.training.build import load_dataset
 
 SMOKE = Settings.from_environment().smoke
 NUM_IMAGES = 256 if SMOKE else 4096

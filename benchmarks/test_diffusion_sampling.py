@@ -11,9 +11,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ganzoo.interfaces import Generator
-from ganzoo.weights import load_generator
 from measure import Settings, write_generator
+
+from ganzoo.core.interfaces import Generator
+from ganzoo.generators.weights import load_generator
 
 IMAGE_SIZE = 32
 DIFFUSION_SAMPLERS = ("DDIM 50 steps", "DDPM 1000 steps")

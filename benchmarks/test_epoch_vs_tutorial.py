@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from epoch_data import DEFAULT_DIGITS, write_mnist_digits
 from measure import Settings
 

@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from measure import Settings, model_name, write_generator
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganzoo.devices import resolve_device
-from ganzoo.inference import sampling_precisions
-from ganzoo.precision import cpu_has_native_bf16
-from ganzoo.weights import load_generator
-from measure import Settings, model_name, write_generator
+from ganzoo.core.sampling import sampling_precisions
+from ganzoo.generators.weights import load_generator
+from ganzoo.runtime.devices import resolve_device
+from ganzoo.runtime.precision import cpu_has_native_bf16
 
 SMOKE = Settings.from_environment().smoke
 NUM_SAMPLES = 100 if SMOKE else 10_000
@@ -58,7 +58,7 @@ def test_sampling_throughput(benchmark, record, settings: Settings, tmp_path: Pa
         pytest.skip(f"{settings.device} cannot sample in {precision}")
     if precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
         pytest.skip("this CPU has no native bf16: bf16 takes PyTorch's reference path, many times slower than "
-                    "fp32 (ganzoo.precision.precision_note), so there is no fast path to measure")
+                    "fp32 (ganzoo.runtime.precision.precision_note), so there is no fast path to measure")
     path = write_generator(variant, image_size, tmp_path / "generator.safetensors")
     generator = load_generator(path, device=settings.device)  # outside the count: its probes are not samples
     with FlopCounterMode(display=False) as counter:

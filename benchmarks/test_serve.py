@@ -19,12 +19,13 @@ import pytest
 
 pytest.importorskip("starlette", reason="needs the serve extra: pip install 'ganzoo[serve]'")
 
+from measure import Settings, model_name  # noqa: E402
+from test_sampling import write_generator  # noqa: E402
+
 from ganzoo.serve.app import ServeSettings, create_app  # noqa: E402
 from ganzoo.serve.catalogue import Catalogue, generator_id  # noqa: E402
 from ganzoo.serve.rendering import grid_png  # noqa: E402
 from ganzoo.serve.server import ServerThread  # noqa: E402
-from measure import Settings, model_name  # noqa: E402
-from test_sampling import write_generator  # noqa: E402
 
 SMOKE = Settings.from_environment().smoke
 NUM_SAMPLES = 64

@@ -20,9 +20,17 @@ from typing import Any
 
 import pytest
 import torch
-
-from measure import (Loop, Settings, StepWorkload, engine_loop, plain_loop_of, speed_options, step_flops,
-                     take_turns, workload_config)
+from measure import (
+    Loop,
+    Settings,
+    StepWorkload,
+    engine_loop,
+    plain_loop_of,
+    speed_options,
+    step_flops,
+    take_turns,
+    workload_config,
+)
 
 SETTINGS = Settings.from_environment()
 SMOKE = SETTINGS.smoke
@@ -38,7 +46,7 @@ instead of drawing a fresh one (Goodfellow et al.'s Algorithm 1, the default).""
 
 
 SPEED_AUTO = {"run": {"speed": "auto", "precision": "auto"}}
-"""``engine-auto``: what a user gets by default, ``run.speed = auto`` (``ganzoo.speed``); every
+"""``engine-auto``: what a user gets by default, ``run.speed = auto`` (``ganzoo.runtime.speed``); every
 other engine loop runs with ``speed = off`` and adds options explicitly."""
 
 

@@ -14,10 +14,10 @@ import sys
 
 import torch
 import torch.nn.functional as F
-
-from ganzoo.config import DataConfig
-from ganzoo.data import load_embedded_mnist
 from ganzoo_resnet.models import ACGANDiscriminator, ResNetOptions
+
+from ganzoo.core.options import DataConfig
+from ganzoo.data.dataset import load_embedded_mnist
 
 
 def main(steps: int) -> None:

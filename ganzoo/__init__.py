@@ -18,17 +18,17 @@ from __future__ import annotations
 import fnmatch
 from typing import TYPE_CHECKING, Any
 
+from ganzoo.core.registry import get_registry
 from ganzoo.errors import GanzooError
-from ganzoo.registry import get_registry
+from ganzoo.generators.weights import load_generator
 from ganzoo.version import __version__
-from ganzoo.weights import load_generator
 
 if TYPE_CHECKING:
     from ganzoo.metrics.evaluate import evaluate
-    from ganzoo.plan import make_plan
     from ganzoo.training.loop import train
+    from ganzoo.training.plan import make_plan
 
-_LAZY = {"evaluate": "ganzoo.metrics.evaluate", "make_plan": "ganzoo.plan", "train": "ganzoo.training.loop"}
+_LAZY = {"evaluate": "ganzoo.metrics.evaluate", "make_plan": "ganzoo.training.plan", "train": "ganzoo.training.loop"}
 
 
 def __getattr__(name: str) -> Any:

@@ -19,44 +19,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator, model_validator
 
-from ganzoo.devices import DEVICE_PATTERN
+from ganzoo.core.options import ComponentConfig, DataConfig, StrictModel
 from ganzoo.errors import ConfigError
-from ganzoo.inputs import read_input_text
+from ganzoo.io.inputs import read_input_text
 from ganzoo.metrics.catalogue import METRICS, MetricName
-
-
-class StrictModel(BaseModel):
-    """Rejects unknown keys, so a misspelt setting is an error rather than silently ignored, and
-    NaN or infinite numbers, which no setting means (they only surface later as a "divergence")."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
-
-class ComponentConfig(StrictModel):
-    """A registered component chosen by name, with its plugin-defined options."""
-
-    name: str = Field(min_length=1)
-    options: dict[str, Any] = Field(default_factory=dict)
-
-
-class DataConfig(StrictModel):
-    """Which images to train on and how to prepare them: once, in memory, when they fit the
-    memory budget; decoded on the fly by DataLoader workers (``ganzoo.file_datasets``) when not."""
-
-    name: str = Field("mnist-embedded", min_length=1, description="registered dataset name")
-    root: Path | None = Field(None, description="data directory (dataset root or image folder)")
-    split: Literal["train", "valid", "test"] = Field("train", description="valid: CelebA only")
-    download: bool = Field(False, description="download the dataset into root if it is missing")
-    image_size: int = Field(32, ge=8, le=1024, description="images are resized to this square size")
-    channels: Literal[1, 3] | None = Field(None, description="convert to grey (1) or RGB (3); default: keep")
-    limit: int | None = Field(None, gt=0, description="use only the first N images")
-    memory_budget_mb: float = Field(4096, gt=0, description="largest dataset held in memory (N x C x H x W bytes)")
-    stream: Literal["auto"] | bool = Field(
-        "auto", description="stream image files from disk: auto (when over the budget), true or false")
-    workers: int = Field(2, ge=0, le=64, description="DataLoader worker processes of the streaming path")
-    cache_dir: Path | None = Field(None, description="cache the resized uint8 images of file datasets here")
+from ganzoo.runtime.devices import DEVICE_PATTERN
 
 
 class OptimizerConfig(StrictModel):
@@ -111,7 +80,7 @@ class RunConfig(StrictModel):
     num_fixed_samples: int = Field(64, gt=0, le=1024)
     speed: Literal["auto", "off"] = Field(
         "auto", description="auto: the fastest measured options for this device and variant family "
-                            "(ganzoo.speed); off: the plain fp32 path. Settings given explicitly win")
+                            "(ganzoo.runtime.speed); off: the plain fp32 path. Settings given explicitly win")
     channels_last: bool | None = Field(None, description="channels_last memory format (default: run.speed decides)")
     sync_batchnorm: bool = Field(False, description="SyncBatchNorm across DDP ranks (CUDA only)")
     compile: Literal["off", "default", "reduce-overhead", "max-autotune"] | None = Field(
@@ -132,7 +101,7 @@ class RunConfig(StrictModel):
 
 
 class EMAConfig(StrictModel):
-    """An exponential moving average of the generator's weights (``ganzoo.ema``): what is
+    """An exponential moving average of the generator's weights (``ganzoo.training.ema``): what is
     sampled, evaluated and saved as ``generator.safetensors`` when enabled."""
 
     enabled: bool = Field(False, description="keep an EMA copy of G and sample, evaluate and save it")
@@ -142,7 +111,7 @@ class EMAConfig(StrictModel):
 
 
 class AugmentConfig(StrictModel):
-    """Differentiable augmentation of every image D sees (``ganzoo.augment``; DiffAugment)."""
+    """Differentiable augmentation of every image D sees (``ganzoo.training.augment``; DiffAugment)."""
 
     policy: list[str] = Field(default_factory=list, description="registered augmentations, applied in order; "
                                                                 "e.g. \"translation,cutout,color\"")
@@ -208,7 +177,7 @@ IDENTITY_SECTIONS = ("variant", "model", "loss", "strategy", "data", "optimizer"
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
-    """Read a TOML, YAML or JSON config file (UTF-8, checked by ``ganzoo.inputs``) into a plain dict."""
+    """Read a TOML, YAML or JSON config file (UTF-8, checked by ``ganzoo.io.inputs``) into a plain dict."""
     text = read_input_text(path, "config file", error=ConfigError)
     try:
         if path.suffix == ".toml":

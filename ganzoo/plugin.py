@@ -13,46 +13,52 @@ and a test holds them to it.
 * step building blocks: ``AlternatingStrategy`` (the template), ``AlternatingOptions``,
   ``discriminator_update``, ``generator_update``, ``frozen``, ``r1_penalty``, and ``unaugmented``
   (``Game.augment`` without a policy, the default augmentation of a penalty helper)
-* datasets: ``ImageDataset``, ``DataConfig``, ``Batch``
-* callbacks: ``Callback``, and ``TrainingRun`` (what a callback is handed)
+* datasets: ``ImageDataset``, ``load_image_files``, ``TrainingImages`` (what a dataset factory
+  returns), ``DataConfig``, ``Batch``
+* callbacks: ``Callback``, and ``RunView`` (the read-only view of the run a callback is handed;
+  ``TrainingRun`` is the same protocol under its earlier name)
 * layers: ``spectrally_normalised`` (spectral norm on every Linear/Conv/Embedding weight of a module)
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from ganzoo.config import DataConfig
-from ganzoo.config import StrictModel as Options
-from ganzoo.data import ImageDataset
+from ganzoo.core.callback import Callback, RunView
+from ganzoo.core.hookspecs import hookimpl
+from ganzoo.core.interfaces import (
+                                    Batch,
+                                    Discriminator,
+                                    Game,
+                                    Generator,
+                                    ImageShape,
+                                    Loss,
+                                    SoloGame,
+                                    TrainingImages,
+                                    TrainingStrategy,
+                                    unaugmented,
+)
+from ganzoo.core.layers import spectrally_normalised
+from ganzoo.core.options import DataConfig, NoOptions, Options
+from ganzoo.core.specs import AugmentationSpec, CallbackSpec, DatasetSpec, LossSpec, StrategySpec, VariantSpec
+from ganzoo.core.steps import (
+                                    AlternatingOptions,
+                                    AlternatingStrategy,
+                                    discriminator_update,
+                                    frozen,
+                                    generator_update,
+                                    r1_penalty,
+)
+from ganzoo.data.dataset import ImageDataset
+from ganzoo.data.files import load_image_files
 from ganzoo.errors import ConfigError, DataError, GanzooError
-from ganzoo.file_datasets import load_image_files
-from ganzoo.hookspecs import hookimpl
-from ganzoo.interfaces import (Batch, Discriminator, Game, Generator, ImageShape, Loss, SoloGame, TrainingStrategy,
-                               unaugmented)
-from ganzoo.layers import spectrally_normalised
-from ganzoo.specs import AugmentationSpec, CallbackSpec, DatasetSpec, LossSpec, NoOptions, StrategySpec, VariantSpec
-from ganzoo.strategies import (AlternatingOptions, AlternatingStrategy, discriminator_update, frozen,
-                               generator_update, r1_penalty)
-from ganzoo.training.callbacks import Callback
 
-if TYPE_CHECKING:
-    from ganzoo.training.loop import TrainingRun
-
-
-def __getattr__(name: str) -> Any:
-    """``TrainingRun`` is imported on use: the loop pulls in the whole engine."""
-    if name == "TrainingRun":
-        from ganzoo.training.loop import TrainingRun
-
-        return TrainingRun
-    raise AttributeError(f"module 'ganzoo.plugin' has no attribute {name!r}")
+TrainingRun = RunView
+"""The name callbacks annotated ``run`` with before ``RunView``; the same protocol."""
 
 
 __all__ = [
     "AlternatingOptions", "AlternatingStrategy", "AugmentationSpec", "Batch", "Callback", "CallbackSpec", "ConfigError", "DataConfig",
     "DataError", "DatasetSpec", "Discriminator", "Game", "GanzooError", "Generator", "ImageDataset", "ImageShape",
-    "Loss", "LossSpec", "NoOptions", "Options", "SoloGame", "StrategySpec", "TrainingRun", "TrainingStrategy", "VariantSpec",
+    "Loss", "LossSpec", "NoOptions", "Options", "RunView", "SoloGame", "StrategySpec", "TrainingImages", "TrainingRun", "TrainingStrategy", "VariantSpec",
     "discriminator_update", "frozen", "generator_update", "hookimpl", "load_image_files", "r1_penalty",
     "spectrally_normalised", "unaugmented",
 ]

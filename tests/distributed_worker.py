@@ -18,13 +18,13 @@ from typing import Any
 
 import torch
 
-from ganzoo.build import build
-from ganzoo.data import epoch_order
-from ganzoo.distributed import session
-from ganzoo.plan import make_plan
-from ganzoo.precision import Precision
-from ganzoo.registry import get_registry
+from ganzoo.core.registry import get_registry
+from ganzoo.data.dataset import epoch_order
+from ganzoo.runtime.distributed import session
+from ganzoo.runtime.precision import Precision
+from ganzoo.training.build import build
 from ganzoo.training.loop import seed_everything
+from ganzoo.training.plan import make_plan
 
 MLP_GAN: dict[str, Any] = {
     "variant": "mlp", "model": {"batch_norm": False, "generator_widths": [32, 64], "discriminator_widths": [64, 32]},

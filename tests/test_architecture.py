@@ -1,9 +1,10 @@
-"""The shape of the code, held by tests: ganzoo's modules import each other without cycles, and
-plugins (ours and the documented example) import ganzoo only through ``ganzoo.plugin``.
+"""The shape of the code, held by tests: ganzoo's modules import each other without cycles, the
+plugin boundary (``ganzoo.core``) imports nothing above it, at most eight modules stand at the top
+level, and plugins (ours and the documented example) import ganzoo only through ``ganzoo.plugin``.
 
-The import graph is read from the source with ``ast``, so every import counts, the ones inside
-functions too (a lazy import still ties two modules together); only imports under
-``if TYPE_CHECKING:`` are left out, since they never run.
+The import graph is read from the source with ``ast``, so every import counts: the ones inside
+functions (a lazy import still ties two modules together) and the ones under
+``if TYPE_CHECKING:`` (a type-only import is still a dependency a reader has to follow).
 """
 
 from __future__ import annotations
@@ -29,19 +30,11 @@ def module_name(path: Path, root: Path) -> str:
     return ".".join(parts)
 
 
-def is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
-def runtime_imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
-    """Every import statement that can run: all of them but those under ``if TYPE_CHECKING:``."""
-    for node in ast.iter_child_nodes(tree):
-        runs = node.orelse if isinstance(node, ast.If) and is_type_checking(node.test) else [node]
-        for child in runs:
-            if isinstance(child, (ast.Import, ast.ImportFrom)):
-                yield child
-            yield from runtime_imports(child)
+def imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import statement of a module: at the top, in functions, under ``TYPE_CHECKING``."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
 
 
 def import_targets(node: ast.Import | ast.ImportFrom, importer: str, is_package: bool, modules: set[str]) -> set[str]:
@@ -68,7 +61,7 @@ def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
     for name, path in paths.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         graph[name] = set().union(*(import_targets(node, name, path.name == "__init__.py", modules)
-                                    for node in runtime_imports(tree)))
+                                    for node in imports(tree)))
     return graph
 
 
@@ -117,15 +110,14 @@ def _cycle_through(start: str, component: set[str], graph: dict[str, set[str]]) 
 def test_the_import_graph_is_read_the_way_python_imports() -> None:
     graph = import_graph()
     assert {"ganzoo", "ganzoo.training", "ganzoo.training.loop", "ganzoo.plugin"} <= set(graph)  # packages too
-    assert "ganzoo.hookspecs" in graph["ganzoo.registry"]  # `from ganzoo import hookspecs`: the module
-    assert "ganzoo" not in graph["ganzoo.registry"]
-    assert {"ganzoo.build", "ganzoo.training.callbacks"} <= graph["ganzoo.training.loop"]
+    assert "ganzoo.core.hookspecs" in graph["ganzoo.core.registry"]  # `from ganzoo.core import hookspecs`: the module
+    assert "ganzoo" not in graph["ganzoo.core.registry"]
+    assert {"ganzoo.training.build", "ganzoo.training.callbacks"} <= graph["ganzoo.training.loop"]
     assert "ganzoo.training" not in graph["ganzoo.training.loop"]  # a submodule is no edge to its package
-    assert "ganzoo.training.loop" in graph["ganzoo.plugin"]  # inside a function: counts
-    assert "ganzoo.training.loop" not in graph["ganzoo.training.callbacks"]  # under TYPE_CHECKING: does not
+    assert "ganzoo.training.loop" in graph["ganzoo"]  # inside a function, and under TYPE_CHECKING: both count
 
 
-def test_a_cycle_through_a_lazy_import_is_found_and_type_checking_imports_are_not(tmp_path: Path) -> None:
+def test_a_cycle_through_a_lazy_or_a_type_only_import_is_found(tmp_path: Path) -> None:
     toy = tmp_path / "toy"
     (toy / "sub").mkdir(parents=True)
     files = {
@@ -140,8 +132,8 @@ def test_a_cycle_through_a_lazy_import_is_found_and_type_checking_imports_are_no
         (toy / name).write_text(source, encoding="utf-8")
     graph = import_graph(toy)
     assert graph == {"toy": {"toy.sub.c"}, "toy.a": {"toy.b"}, "toy.b": {"toy.a"}, "toy.sub": set(),
-                     "toy.sub.c": {"toy.sub.d"}, "toy.sub.d": {"toy.sub.c"}}
-    assert cycles(graph) == [["toy.a", "toy.b", "toy.a"], ["toy.sub.c", "toy.sub.d", "toy.sub.c"]]
+                     "toy.sub.c": {"toy", "toy.sub.d"}, "toy.sub.d": {"toy.sub.c"}}
+    assert cycles(graph) == [["toy", "toy.sub.c", "toy"], ["toy.a", "toy.b", "toy.a"]]
 
 
 def test_cycle_finder_spells_out_the_cycle() -> None:
@@ -153,6 +145,46 @@ def test_cycle_finder_spells_out_the_cycle() -> None:
 def test_ganzoo_modules_import_each_other_without_cycles() -> None:
     found = cycles(import_graph())
     assert not found, "import cycles in ganzoo: " + "; ".join(" -> ".join(cycle) for cycle in found)
+
+
+BOUNDARY = "ganzoo.core"
+BELOW_THE_BOUNDARY = {"ganzoo.errors", "ganzoo.version"}
+"""What the plugin boundary may import besides itself: nothing that knows runs, files or devices."""
+
+
+def boundary_violations(graph: dict[str, set[str]]) -> list[str]:
+    """``module -> target`` for each import from the boundary to anything above it."""
+    inside = {name for name in graph if name == BOUNDARY or name.startswith(BOUNDARY + ".")}
+    return sorted(f"{name} -> {target}" for name in inside for target in graph[name]
+                  if target not in inside | BELOW_THE_BOUNDARY)
+
+
+def test_the_plugin_boundary_imports_nothing_above_it() -> None:
+    problems = boundary_violations(import_graph())
+    assert not problems, "ganzoo.core imports modules above it:\n" + "\n".join(problems)
+
+
+def test_the_boundary_rule_catches_an_import_from_above() -> None:
+    graph = {"ganzoo.core": set(), "ganzoo.core.specs": {"ganzoo.errors", "ganzoo.training.callbacks"},
+             "ganzoo.training.callbacks": {"ganzoo.core.specs"}}
+    assert boundary_violations(graph) == ["ganzoo.core.specs -> ganzoo.training.callbacks"]
+
+
+MOST_TOP_LEVEL_MODULES = 8
+
+
+def top_level_modules(package: Path = PACKAGE) -> list[str]:
+    """The plain modules directly in ``package`` (subpackages are folders, not counted)."""
+    return sorted(path.stem for path in package.glob("*.py"))
+
+
+def test_at_most_eight_modules_stand_at_the_top_level() -> None:
+    modules = top_level_modules()
+    assert {"__init__", "plugin", "config", "errors"} <= set(modules)
+    assert len(modules) <= MOST_TOP_LEVEL_MODULES, (
+        f"{len(modules)} modules at ganzoo's top level ({', '.join(modules)}); at most "
+        f"{MOST_TOP_LEVEL_MODULES}: put a new one in the package of its concern (core, data, runtime, generators, "
+        "io, training, metrics, ...)")
 
 
 # -- plugins import only ganzoo.plugin -----------------------------------------------------------
@@ -192,7 +224,7 @@ def test_the_import_rule_catches_every_other_form(tmp_path: Path) -> None:
     source = tmp_path / "sneaky.py"
     source.write_text("import ganzoo\nfrom ganzoo.config import StrictModel\nfrom ganzoo import plugin\n"
                       "from ganzoo.plugin import hookimpl\nfrom ganzoo_dcgan.models import DCGANOptions\n"
-                      "def f():\n    import ganzoo.registry\n", encoding="utf-8")
+                      "def f():\n    import ganzoo.core.registry\n", encoding="utf-8")
     problems = forbidden_ganzoo_imports(source, root=tmp_path)
     assert [problem.split(": ", 1)[0] for problem in problems] == ["sneaky.py:1", "sneaky.py:2", "sneaky.py:3",
                                                                     "sneaky.py:7"]
@@ -223,6 +255,6 @@ def test_the_names_the_plugin_docstring_promises_exist() -> None:
 @pytest.mark.parametrize("name", ["Generator", "Loss", "Game", "Callback", "AlternatingStrategy"])
 def test_plugin_names_are_the_real_objects(name: str) -> None:
     """Re-exports, not copies: a plugin's ``Generator`` is the class the contracts check."""
-    homes = {"Generator": "ganzoo.interfaces", "Loss": "ganzoo.interfaces", "Game": "ganzoo.interfaces",
-             "Callback": "ganzoo.training.callbacks", "AlternatingStrategy": "ganzoo.strategies"}
+    homes = {"Generator": "ganzoo.core.interfaces", "Loss": "ganzoo.core.interfaces", "Game": "ganzoo.core.interfaces",
+             "Callback": "ganzoo.core.callback", "AlternatingStrategy": "ganzoo.core.steps"}
     assert getattr(ganzoo.plugin, name) is getattr(importlib.import_module(homes[name]), name)

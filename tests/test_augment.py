@@ -13,14 +13,15 @@ import pytest
 import torch
 from torch import Tensor
 
-from ganzoo.augment import Augmenter, color, cutout, translation
+from ganzoo.builtin.augmentations import color, cutout, translation
+from ganzoo.core.registry import PluginInfo, build_registry, get_registry
 from ganzoo.errors import PluginError, UnknownNameError
-from ganzoo.plan import make_plan
 from ganzoo.plugin import AlternatingOptions, AlternatingStrategy, AugmentationSpec, StrategySpec, hookimpl
-from ganzoo.registry import PluginInfo, build_registry, get_registry
 from ganzoo.testing import assert_discriminator_sees_only_augmented_images, logged_steps
+from ganzoo.training.augment import Augmenter
 from ganzoo.training.checkpoints import load_checkpoint
 from ganzoo.training.loop import train
+from ganzoo.training.plan import make_plan
 
 AUGMENTATIONS = {"translation": translation, "cutout": cutout, "color": color}
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganzoo.speed import bf16_pays, fast_path
+from ganzoo.runtime.speed import bf16_pays, fast_path
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

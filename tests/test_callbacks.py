@@ -18,12 +18,12 @@ import pytest
 from pydantic import Field
 from torch import Tensor
 
+from ganzoo.builtin.losses import BCEOptions, NonSaturatingLoss
+from ganzoo.core.registry import PluginInfo, Registry, build_registry
 from ganzoo.errors import ConfigError, DivergenceError, PluginError
-from ganzoo.losses import BCEOptions, NonSaturatingLoss
-from ganzoo.plan import RunPlan
 from ganzoo.plugin import Callback, CallbackSpec, LossSpec, Options, TrainingRun, hookimpl
-from ganzoo.registry import PluginInfo, Registry, build_registry
 from ganzoo.training.loop import train
+from ganzoo.training.plan import RunPlan
 
 STEPS_PER_EPOCH = 256 // 32
 

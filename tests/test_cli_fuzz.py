@@ -66,8 +66,8 @@ TRAIN = st.tuples(st.sampled_from(["mlp", "dcgan", "cgan-mlp", "nope"]),
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ganzoo.plan import make_plan
     from ganzoo.training.loop import train
+    from ganzoo.training.plan import make_plan
 
     root = tmp_path_factory.mktemp("fuzz-scene")
     flags = {"variant": "mlp", "data": {"limit": 64, "image_size": 16},

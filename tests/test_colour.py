@@ -22,10 +22,10 @@ import ganzoo
 from ganzoo.bench.config import BenchConfig
 from ganzoo.bench.runner import run_bench
 from ganzoo.cli import main
+from ganzoo.core.registry import get_registry
 from ganzoo.errors import ConfigError
 from ganzoo.metrics import backbones
 from ganzoo.metrics.backbones import INCEPTION_WEIGHTS_URL, InceptionBackbone
-from ganzoo.registry import get_registry
 from ganzoo.testing import assert_finite_step, train_quietly
 
 VARIANTS = get_registry().names("variant")

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import torch
 
-from ganzoo.interfaces import Batch, Game
+from ganzoo.core.interfaces import Batch, Game
+from ganzoo.generators.weights import load_generator
 from ganzoo.training.loop import train
-from ganzoo.weights import load_generator
 
 
 def mean_distance(images: torch.Tensor) -> float:

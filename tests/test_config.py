@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ganzoo.plan import make_plan
 from ganzoo.cli import build_parser
 from ganzoo.cli.train import flag_layer
 from ganzoo.config import TrainConfig, load_config_file, merge_layers, parse_set_items
 from ganzoo.errors import ConfigError
+from ganzoo.training.plan import make_plan
 
 
 def test_layers_apply_variant_defaults_then_file_then_flags(registry, tmp_path):

@@ -20,13 +20,13 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
-from ganzoo.build import build, build_models, load_dataset
+from ganzoo.core.registry import PluginInfo, Registry, build_registry
 from ganzoo.errors import PluginError, WeightsError
-from ganzoo.plan import RunPlan
+from ganzoo.generators.weights import load_generator, save_generator
 from ganzoo.plugin import Discriminator, Generator, ImageShape, VariantSpec, hookimpl
-from ganzoo.registry import PluginInfo, Registry, build_registry
+from ganzoo.training.build import build, build_models, load_dataset
 from ganzoo.training.loop import train
-from ganzoo.weights import load_generator, save_generator
+from ganzoo.training.plan import RunPlan
 
 DISTRIBUTION = "ganzoo-test-broken"
 LATENT_DIM = 64

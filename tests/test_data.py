@@ -8,10 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from ganzoo.config import DataConfig
-from ganzoo.data import epoch_order, load_embedded_mnist, load_mnist, read_idx, to_uint8, to_unit_range
+from ganzoo.core.options import DataConfig
+from ganzoo.data.dataset import epoch_order, load_embedded_mnist, load_mnist, read_idx, to_uint8, to_unit_range
+from ganzoo.data.files import load_image_folder
 from ganzoo.errors import DataError
-from ganzoo.file_datasets import load_image_folder
 
 
 def test_embedded_mnist_is_the_real_test_split():
@@ -82,7 +82,7 @@ def test_empty_image_folder_is_refused(tmp_path):
 
 @pytest.fixture(scope="module")
 def mnist_files() -> dict[str, bytes]:
-    from ganzoo.data import EMBEDDED_MNIST
+    from ganzoo.data.dataset import EMBEDDED_MNIST
 
     return {name.removesuffix(".gz"): gzip.decompress((EMBEDDED_MNIST / name).read_bytes())
             for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}

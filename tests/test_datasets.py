@@ -5,7 +5,6 @@ which must give the in-memory path's batches and resume bit-exactly."""
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import pickle
 import socket
@@ -18,13 +17,13 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from ganzoo.build import load_dataset
-from ganzoo.config import DataConfig
-from ganzoo.data import ImageDataset, epoch_order
+from ganzoo.core.options import DataConfig
+from ganzoo.data.dataset import ImageDataset, epoch_order
+from ganzoo.data.files import StreamingImageDataset
+from ganzoo.data.loading import resize_and_crop
+from ganzoo.data.named import FASHION_MNIST_CLASSES
 from ganzoo.errors import DataError
-from ganzoo.file_datasets import StreamingImageDataset
-from ganzoo.image_loading import resize_and_crop
-from ganzoo.named_datasets import FASHION_MNIST_CLASSES
+from ganzoo.training.build import load_dataset
 from ganzoo.training.loop import train
 
 CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -185,7 +184,7 @@ def test_conditional_variants_train_on_cifar10_labels(tmp_path, tiny_config):
     plan = tiny_config("cgan-mlp", data={"name": "cifar10", "root": str(tmp_path / "data"), "image_size": 16,
                                          "limit": None}, run={"batch_size": 4, "max_steps": 2})
     result = train(plan)
-    from ganzoo.weights import load_generator
+    from ganzoo.generators.weights import load_generator
 
     generator = load_generator(result.generator_path, device="cpu")
     assert generator.num_classes == 10 and generator.image_shape == (3, 16, 16)
@@ -198,7 +197,7 @@ def test_celeba_splits_by_the_partition_file_and_crops_like_the_dcgan_tutorial(t
     folder = celeba(tmp_path)
     train_split = load_dataset(DataConfig(name="celeba", root=tmp_path, image_size=64))
     assert train_split.images.shape == (6, 3, 64, 64) and train_split.class_names is None
-    from ganzoo.image_files import decode_image
+    from ganzoo.data.image_files import decode_image
 
     expected = resize_and_crop(decode_image(folder / "img_align_celeba" / "000001.jpg", 3), 64)
     assert torch.equal(train_split.images[0], expected)
@@ -207,7 +206,7 @@ def test_celeba_splits_by_the_partition_file_and_crops_like_the_dcgan_tutorial(t
 
 
 def test_celebas_size_is_64_unless_the_variant_or_the_user_says_otherwise():
-    from ganzoo.plan import make_plan
+    from ganzoo.training.plan import make_plan
 
     def size(*flags: dict) -> int:
         return make_plan([{"variant": "dcgan", "data": {"name": "celeba"}}, *flags]).config.data.image_size
@@ -231,7 +230,7 @@ def test_celeba_missing_or_incomplete_is_one_line_naming_the_layout(tmp_path):
 
 @pytest.mark.slow
 def test_the_cli_trains_dcgan_on_cifar10_and_celeba_in_colour(tmp_path, run_cli):
-    from ganzoo.weights import load_generator
+    from ganzoo.generators.weights import load_generator
 
     cifar10(tmp_path / "cifar")
     celeba(tmp_path / "faces", partition=[0] * 8)

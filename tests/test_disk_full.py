@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ganzoo.safe_state import read_safetensors
+from ganzoo.io.safe_state import read_safetensors
 
 TRAIN = ["train", "mlp", "--limit", "128", "--image-size", "16", "--batch-size", "32", "--epochs", "2",
          "--device", "cpu", "--quiet", "--seed", "3", "--set", "run.checkpoint_every_steps=2",

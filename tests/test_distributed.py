@@ -20,9 +20,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ganzoo.distributed import Cluster, without_nproc
+from ganzoo.runtime.distributed import Cluster, without_nproc
 from ganzoo.training.loop import train
-from ganzoo.training.display import ProgressDisplay
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 STEPS, PER_RANK = 3, 16
@@ -67,8 +66,8 @@ def test_nproc_trains_resumes_and_only_rank_0_writes(tmp_path, run_cli):
     lines = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines if line["kind"] == "step"] == [1, 2, 3, 4]
 
-    from ganzoo.plan import make_plan
-    from ganzoo.registry import get_registry
+    from ganzoo.core.registry import get_registry
+    from ganzoo.training.plan import make_plan
     reference = make_plan([{"variant": "mlp", "model": {"batch_norm": False},
                                "data": {"limit": 256, "image_size": 8},
                                "run": {"device": "cpu", "batch_size": 2 * PER_RANK, "max_steps": 4,

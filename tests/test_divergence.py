@@ -17,15 +17,15 @@ import pytest
 import torch
 from torch import Tensor
 
+from ganzoo.builtin.losses import BCEOptions, NonSaturatingLoss
+from ganzoo.core.registry import PluginInfo, Registry, build_registry
+from ganzoo.errors import DivergenceError
 from ganzoo.plugin import LossSpec, hookimpl
 from ganzoo.training.checkpoints import load_checkpoint
-from ganzoo.plan import make_plan
 from ganzoo.training.divergence import gradients_finite
 from ganzoo.training.loop import train
-from ganzoo.errors import DivergenceError
-from ganzoo.losses import BCEOptions, NonSaturatingLoss
-from ganzoo.registry import PluginInfo, Registry, build_registry
 from ganzoo.training.outputs import MetricsLog
+from ganzoo.training.plan import make_plan
 
 POISON_AT = 5  # the generator loss of this call (= global step, one G update per step) is poisoned
 
@@ -128,7 +128,7 @@ def test_a_generator_that_makes_nan_images_is_never_saved(tiny_config) -> None:
 
 
 def test_rollback_never_returns_to_a_checkpoint_that_makes_nan_images(tiny_config) -> None:
-    from ganzoo.weights import load_generator
+    from ganzoo.generators.weights import load_generator
 
     plan = tiny_config(**{**OVERSHOOT, "run": {**OVERSHOOT["run"], "on_divergence": "rollback"}})
     result = train(plan)

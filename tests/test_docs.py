@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ganzoo.cli import build_parser
-from ganzoo.registry import Registry
+from ganzoo.core.registry import Registry
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

@@ -29,14 +29,14 @@ import torch
 from pydantic import BaseModel
 
 import ganzoo.plugin
+from ganzoo.builtin.losses import RelativisticAverageLoss
 from ganzoo.cli.train import FLAG_KEYS
-from ganzoo.config import (AugmentConfig, DataConfig, EMAConfig, OptimizerConfig, RunConfig, TrainConfig,
-                           parse_set_items)
-from ganzoo.losses import RelativisticAverageLoss
-from ganzoo.plan import make_plan
-from ganzoo.registry import PluginInfo, Registry, build_registry
+from ganzoo.config import AugmentConfig, EMAConfig, OptimizerConfig, RunConfig, TrainConfig, parse_set_items
+from ganzoo.core.options import DataConfig
+from ganzoo.core.registry import PluginInfo, Registry, build_registry
+from ganzoo.generators.weights import load_generator
 from ganzoo.training.loop import RunResult, train
-from ganzoo.weights import load_generator
+from ganzoo.training.plan import make_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

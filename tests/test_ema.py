@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from ganzoo.config import EMAConfig
-from ganzoo.ema import GeneratorEMA, ema_decay
-from ganzoo.interfaces import Generator
-from ganzoo.safe_state import read_safetensors
+from ganzoo.core.interfaces import Generator
+from ganzoo.io.safe_state import read_safetensors
 from ganzoo.training.checkpoints import load_checkpoint
+from ganzoo.training.ema import GeneratorEMA, ema_decay
 from ganzoo.training.loop import train
 
 

@@ -11,9 +11,9 @@ import torch
 from rich.console import Console
 from safetensors.torch import load_file
 
-from ganzoo.training.loop import train
 from ganzoo.errors import ConfigError, RunDirectoryError
 from ganzoo.training.display import ProgressDisplay
+from ganzoo.training.loop import train
 
 
 def test_a_run_writes_everything_a_user_needs(tiny_config):

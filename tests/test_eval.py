@@ -11,14 +11,14 @@ import torch
 from torch import Tensor, nn
 
 import ganzoo
-from ganzoo.config import DataConfig
-from ganzoo.data import ImageDataset, load_embedded_mnist, to_unit_range
-from ganzoo.training.loop import train
+from ganzoo.core.interfaces import Generator
+from ganzoo.core.options import DataConfig
+from ganzoo.data.dataset import ImageDataset, load_embedded_mnist, to_unit_range
 from ganzoo.errors import ConfigError
-from ganzoo.interfaces import Generator
 from ganzoo.metrics import BackboneUnavailable, load_backbone
 from ganzoo.metrics.backbones import INCEPTION_WEIGHTS_FILE, InceptionBackbone
 from ganzoo.metrics.classifier import load_classifier, read_card
+from ganzoo.training.loop import train
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganzoo.export import SUFFIXES, export_generator, read_export_metadata, run_exported
-from ganzoo.registry import get_registry
-from ganzoo.weights import load_generator, read_generator_metadata, save_generator
+from ganzoo.core.registry import get_registry
+from ganzoo.generators.export import SUFFIXES, export_generator, read_export_metadata, run_exported
+from ganzoo.generators.weights import load_generator, read_generator_metadata, save_generator
 
 SMALL_OPTIONS = {  # real variants, small enough to export in a second or two
     "mlp": ({"latent_dim": 8, "generator_widths": [16, 32]}, (1, 8, 8), None),

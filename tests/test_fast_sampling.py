@@ -13,14 +13,14 @@ import torch
 from torch import nn
 
 from ganzoo.cli import main
-from ganzoo.data import to_uint8
+from ganzoo.core.interfaces import Generator
+from ganzoo.core.registry import get_registry
+from ganzoo.core.sampling import check_sampling_precision, seeded_inputs
+from ganzoo.data.dataset import to_uint8
 from ganzoo.errors import ConfigError
-from ganzoo.interfaces import Generator
+from ganzoo.generators.sampling import decode_in_chunks
+from ganzoo.generators.weights import load_generator, save_generator
 from ganzoo.metrics.evaluate import evaluate, generate_uint8
-from ganzoo.registry import get_registry
-from ganzoo.inference import check_sampling_precision
-from ganzoo.sampling import decode_in_chunks, seeded_inputs
-from ganzoo.weights import load_generator, save_generator
 
 TINY = {"mlp": {"latent_dim": 8, "generator_widths": [32, 64], "discriminator_widths": [16]},
         "dcgan": {"latent_dim": 8, "ngf": 8, "ndf": 8}}
@@ -131,7 +131,7 @@ def test_bf16_where_the_cpu_lacks_it_runs_and_says_why_it_is_slow(weights: Path,
                                                                  monkeypatch: pytest.MonkeyPatch,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """sample and interpolate (and eval, through the same check) note it once on stderr."""
-    from ganzoo import precision
+    from ganzoo.runtime import precision
 
     monkeypatch.setattr(precision, "cpu_bf16_kind", lambda: "avx512" if native else "none")
     capsys.readouterr()

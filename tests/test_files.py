@@ -18,15 +18,16 @@ import torch
 from PIL import Image
 
 from ganzoo.cli import main
+from ganzoo.core.registry import get_registry
+from ganzoo.core.sampling import seeded_inputs
 from ganzoo.errors import OutputError
-from ganzoo.faults import disk_full, no_write_permission, read_only_file_system
-from ganzoo.files import append_line, atomic_write_bytes, check_output_path, describe_os_error
-from ganzoo.images import save_sample_grid
-from ganzoo.registry import get_registry
-from ganzoo.sampling import decode_in_chunks, seeded_inputs
+from ganzoo.generators.sampling import decode_in_chunks
+from ganzoo.generators.weights import load_generator, save_generator
+from ganzoo.io.files import append_line, atomic_write_bytes, check_output_path, describe_os_error
+from ganzoo.io.images import save_sample_grid
+from ganzoo.testing.faults import disk_full, no_write_permission, read_only_file_system
 from ganzoo.training.metrics_log import MetricsLog
 from ganzoo.training.rundir import RunDirectory
-from ganzoo.weights import load_generator, save_generator
 
 FAST_TRAIN = ["--limit", "64", "--image-size", "16", "--batch-size", "32", "--epochs", "1", "--device", "cpu",
               "--quiet"]
@@ -300,11 +301,11 @@ def test_a_request_that_cannot_fit_in_memory_is_refused_quickly_with_the_estimat
 
 def test_the_memory_bound_follows_the_available_memory(scene: Path, capsys: pytest.CaptureFixture[str],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import ganzoo.sampling
+    import ganzoo.generators.sampling
 
     meminfo = scene / "meminfo"
     meminfo.write_text("MemTotal:       2000 kB\nMemAvailable:    1000 kB\n")
-    monkeypatch.setattr(ganzoo.sampling, "MEMINFO", meminfo)
+    monkeypatch.setattr(ganzoo.generators.sampling, "MEMINFO", meminfo)
     assert main(["sample", "w.safetensors", "--num", "20000", "--out", "grid.png", "--device", "cpu"]) == 2
     assert "more than the 0.5 MiB allowed (half of the available memory" in one_error_line(capsys)
     assert main(["sample", "w.safetensors", "--num", "16", "--out", "grid.png", "--device", "cpu"]) == 0

@@ -27,8 +27,8 @@ import sys
 import textwrap
 import traceback
 from collections.abc import Callable
-from contextlib import AbstractContextManager as ContextManager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +37,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ganzoo import faults
+from ganzoo.testing import faults
 
 FAST = ["--limit", "64", "--image-size", "16", "--batch-size", "32", "--epochs", "1", "--device", "cpu", "--quiet"]
 SAMPLE = ["--out", "samples.png", "--device", "cpu"]
@@ -55,7 +55,7 @@ class Case:
     setup: Callable[[Path], None] | None = None
     env: dict[str, str] = field(default_factory=dict)
     exit_code: int = 2  # 0: the command must still work and name the problem on stdout (``ganzoo list``)
-    fault: Callable[[], ContextManager[object]] | None = None  # e.g. a full disk (``ganzoo.faults``), in-process
+    fault: Callable[[], ContextManager[object]] | None = None  # e.g. a full disk (``ganzoo.testing.faults``), in-process
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,8 @@ class Outcome:
 
 def _generator_file(path: Path) -> None:
     """A real, valid MLP generator file (untrained: training is not the point here)."""
-    from ganzoo.registry import get_registry
-    from ganzoo.weights import save_generator
+    from ganzoo.core.registry import get_registry
+    from ganzoo.generators.weights import save_generator
 
     variant = get_registry().get("variant", "mlp")
     options = variant.spec.config_model(latent_dim=8, generator_widths=[16], discriminator_widths=[16])
@@ -294,8 +294,8 @@ def dangling_link(name: str) -> Callable[[Path], None]:
 
 def large_generator(directory: Path) -> None:
     """A valid (tiny, untrained) 256x256 RGB generator: 100,000 of its images make a 19 GiB grid."""
-    from ganzoo.registry import get_registry
-    from ganzoo.weights import save_generator
+    from ganzoo.core.registry import get_registry
+    from ganzoo.generators.weights import save_generator
 
     variant = get_registry().get("variant", "mlp")
     options = variant.spec.config_model(latent_dim=8, generator_widths=[4], discriminator_widths=[4])
@@ -381,7 +381,7 @@ def mnist_files(images: Callable[[bytes], bytes] = bytes, labels: Callable[[byte
     def setup(directory: Path) -> None:
         import gzip
 
-        from ganzoo.data import EMBEDDED_MNIST
+        from ganzoo.data.dataset import EMBEDDED_MNIST
 
         raw = directory / "data" / "MNIST" / "raw"
         raw.mkdir(parents=True)
@@ -421,8 +421,8 @@ def rgb_generator_and_images(directory: Path) -> None:
     """A 3x8x8 generator file and an image folder of eight RGB images."""
     from PIL import Image
 
-    from ganzoo.registry import get_registry
-    from ganzoo.weights import save_generator
+    from ganzoo.core.registry import get_registry
+    from ganzoo.generators.weights import save_generator
 
     variant = get_registry().get("variant", "mlp")
     options = variant.spec.config_model(latent_dim=8, generator_widths=[16], discriminator_widths=[16])
@@ -859,9 +859,9 @@ def run_cases(cases: list[Case], root: Path, template_run: Path) -> dict[str, Ou
 
 def make_template_run(directory: Path) -> Path:
     """A real finished run (one tiny epoch) to copy into the scenes that need one."""
-    from ganzoo.plan import make_plan
-    from ganzoo.registry import get_registry
+    from ganzoo.core.registry import get_registry
     from ganzoo.training.loop import train
+    from ganzoo.training.plan import make_plan
 
     flags = {"variant": "mlp", "data": {"limit": 64, "image_size": 16},
              "run": {"out_dir": str(directory), "epochs": 1, "batch_size": 32, "device": "cpu"}}

@@ -1,4 +1,4 @@
-"""Every file ganzoo reads is checked in one place (``ganzoo.inputs``), and every user mistake in
+"""Every file ganzoo reads is checked in one place (``ganzoo.io.inputs``), and every user mistake in
 an input file or value is one line: paths that are not regular readable files, configs in the
 wrong encoding, images whose mode would load silently wrong, damaged MNIST IDX files, weights
 whose metadata lies or that generate NaN, evaluations that cannot give a result, caches that are
@@ -24,16 +24,17 @@ from torch import Tensor, nn
 
 import ganzoo
 from ganzoo.cli import main
-from ganzoo.config import DataConfig, load_config_file
-from ganzoo.data import EMBEDDED_MNIST, ImageDataset, load_embedded_mnist, load_mnist, read_idx
+from ganzoo.config import load_config_file
+from ganzoo.core.interfaces import Generator
+from ganzoo.core.options import DataConfig
+from ganzoo.core.registry import get_registry
+from ganzoo.data.dataset import EMBEDDED_MNIST, ImageDataset, load_embedded_mnist, load_mnist, read_idx
+from ganzoo.data.files import load_image_folder
+from ganzoo.data.image_files import decode_image
 from ganzoo.errors import ConfigError, DataError, GanzooError, WeightsError
-from ganzoo.file_datasets import load_image_folder
-from ganzoo.image_files import decode_image
-from ganzoo.inputs import open_input, read_input_bytes
-from ganzoo.interfaces import Generator
+from ganzoo.generators.weights import load_generator, read_generator_metadata, save_generator
+from ganzoo.io.inputs import open_input, read_input_bytes
 from ganzoo.metrics.preflight import check_evaluable_shape, check_sample_counts
-from ganzoo.registry import get_registry
-from ganzoo.weights import load_generator, read_generator_metadata, save_generator
 
 
 def refused(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
@@ -77,7 +78,7 @@ def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-# -- ganzoo.inputs: paths that are not readable regular files --------------------------------------
+# -- ganzoo.io.inputs: paths that are not readable regular files --------------------------------------
 
 
 def _fifo(path: Path) -> None:

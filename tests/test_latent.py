@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ganzoo.errors import ConfigError
-from ganzoo.latent import interpolate, lerp, slerp
+from ganzoo.generators.latent import interpolate, lerp, slerp
 
 
 @pytest.mark.parametrize("mode", ["linear", "slerp"])

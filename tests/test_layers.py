@@ -52,7 +52,7 @@ def test_eval_mode_reuses_the_estimate_and_applying_twice_changes_nothing() -> N
 @pytest.mark.parametrize("variant, shape", [("mlp", (1, 16, 16)), ("dcgan", (1, 32, 32)),
                                             ("cgan-mlp", (1, 16, 16)), ("cgan-dcgan", (1, 32, 32))])
 def test_the_spectral_norm_option_normalises_every_discriminator_weight(registry, variant, shape) -> None:
-    from ganzoo.plan import make_plan
+    from ganzoo.training.plan import make_plan
 
     plan = make_plan([{"variant": variant, "model": {"spectral_norm": True}}], registry)
     spec = plan.variant.spec
@@ -67,7 +67,7 @@ def test_the_spectral_norm_option_normalises_every_discriminator_weight(registry
 
 
 def test_an_explicit_discriminator_norm_is_kept_under_spectral_norm(registry) -> None:
-    from ganzoo.plan import make_plan
+    from ganzoo.training.plan import make_plan
 
     plan = make_plan([{"variant": "dcgan", "model": {"spectral_norm": True, "discriminator_norm": "layer"}}], registry)
     assert plan.variant.options.discriminator_norm == "layer"

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from ganzoo.losses import BCEOptions, MinimaxLoss, NonSaturatingLoss
+from ganzoo.builtin.losses import BCEOptions, MinimaxLoss, NonSaturatingLoss
 
 REAL = torch.tensor([2.0, -1.0])
 FAKE = torch.tensor([0.5, -3.0])

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ganzoo.registry import get_registry
+from ganzoo.core.registry import get_registry
 from ganzoo.training.loop import train
 from ganzoo.training.model_card import METRICS_END, METRICS_START, update_metrics_section
 

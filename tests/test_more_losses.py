@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganzoo.losses import HingeLoss, LeastSquaresLoss, LeastSquaresOptions
+from ganzoo.builtin.losses import HingeLoss, LeastSquaresLoss, LeastSquaresOptions
 
 REAL = torch.tensor([2.0, 0.5, -1.0])
 FAKE = torch.tensor([-3.0, 0.0, 1.0])

@@ -14,10 +14,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ganzoo.plan import make_plan
+from ganzoo.core.registry import get_registry
 from ganzoo.errors import GanzooError
-from ganzoo.registry import get_registry
-from ganzoo.weights import load_generator, save_generator
+from ganzoo.generators.weights import load_generator, save_generator
+from ganzoo.training.plan import make_plan
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

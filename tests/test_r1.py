@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import torch
 
+from ganzoo.builtin.strategies import R1Options, R1Strategy
+from ganzoo.core.steps import r1_penalty
 from ganzoo.plugin import Batch, Discriminator, Game
-from ganzoo.strategies import R1Options, R1Strategy, r1_penalty
 
 
 class Linear(Discriminator):

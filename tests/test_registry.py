@@ -6,12 +6,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from ganzoo.errors import UnknownNameError
-from ganzoo.losses import NonSaturatingLoss
-from ganzoo.plugin import LossSpec, VariantSpec, hookimpl
-from ganzoo.registry import PluginInfo, build_registry
 from ganzoo_mlp.models import MLPDiscriminator, MLPGenerator, MLPOptions
+
+from ganzoo.builtin.losses import NonSaturatingLoss
+from ganzoo.core.registry import PluginInfo, build_registry
+from ganzoo.errors import UnknownNameError
+from ganzoo.plugin import LossSpec, VariantSpec, hookimpl
 
 
 def test_builtin_plugins_arrive_through_entry_points(registry):
@@ -49,7 +49,7 @@ def test_a_taken_name_stays_with_its_first_plugin_and_the_newcomer_is_reported()
 
 
 def test_weights_of_a_builtin_variant_load_beside_a_duplicate(tmp_path):
-    from ganzoo.weights import load_generator, save_generator
+    from ganzoo.generators.weights import load_generator, save_generator
 
     _, registry = build_registry([(_Impostor(), PluginInfo("impostor", "ganzoo-impostor", "9.9"))])
     variant = registry.get("variant", "mlp")

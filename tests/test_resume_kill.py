@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from ganzoo.core.callback import Callback
 from ganzoo.errors import TrainingInterrupted
-from ganzoo.plan import make_plan
-from ganzoo.training.callbacks import Callback
+from ganzoo.io.safe_state import read_safetensors, read_safetensors_metadata
 from ganzoo.training.checkpoints import load_checkpoint
 from ganzoo.training.loop import train
-from ganzoo.safe_state import read_safetensors, read_safetensors_metadata
+from ganzoo.training.plan import make_plan
 
 # 256 digits at 16x16, batch 32 -> 8 steps per epoch; a small MLP so a checkpoint per step is cheap.
 TRAIN = ["train", "mlp", "--limit", "256", "--image-size", "16", "--batch-size", "32", "--epochs", "8",

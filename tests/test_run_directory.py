@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from ganzoo.cli import main
+from ganzoo.core.callback import Callback
 from ganzoo.errors import GanzooError, RunDirectoryError
-from ganzoo.training.callbacks import Callback
 from ganzoo.training.loop import train
 from ganzoo.training.runlock import RunLock, locked_run_directory
 

@@ -33,17 +33,19 @@ pytest.importorskip("starlette", reason="needs the serve extra: pip install 'gan
 from starlette.testclient import TestClient  # noqa: E402
 
 from ganzoo.cli import main as ganzoo_main  # noqa: E402
-from ganzoo.images import GridLayout  # noqa: E402
-from ganzoo.latent import truncate_latents  # noqa: E402
-from ganzoo.plan import make_plan  # noqa: E402
-from ganzoo.registry import get_registry  # noqa: E402
-from ganzoo.sampling import seeded_inputs  # noqa: E402
+from ganzoo.core.registry import get_registry  # noqa: E402
+from ganzoo.core.sampling import (
+    seeded_inputs,  # noqa: E402
+    truncate_latents,  # noqa: E402
+)
+from ganzoo.generators.weights import save_generator  # noqa: E402
+from ganzoo.io.images import GridLayout  # noqa: E402
 from ganzoo.serve.app import ServeSettings, create_app  # noqa: E402
 from ganzoo.serve.catalogue import Catalogue, GeneratorEntry, generator_id  # noqa: E402
 from ganzoo.serve.server import is_loopback  # noqa: E402
 from ganzoo.serve.worker import Busy, SampleWorker  # noqa: E402
 from ganzoo.training.loop import train  # noqa: E402
-from ganzoo.weights import save_generator  # noqa: E402
+from ganzoo.training.plan import make_plan  # noqa: E402
 
 LOCAL = "http://127.0.0.1"
 TOO_BIG_SEED = str(2**63)
@@ -227,8 +229,8 @@ def test_truncated_latents_are_the_central_mass_of_the_prior() -> None:
 
 
 def test_a_truncated_grid_is_what_ganzoo_sample_draws(served: Served) -> None:
+    from ganzoo.generators.weights import load_generator
     from ganzoo.serve.rendering import grid_png
-    from ganzoo.weights import load_generator
 
     generator = load_generator(served.mlp, device="cpu")
     latents, _ = seeded_inputs(generator, 8, 5, None, 0.6)

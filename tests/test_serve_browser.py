@@ -24,12 +24,12 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
-from ganzoo.images import GridLayout  # noqa: E402
-from ganzoo.plan import RunPlan  # noqa: E402
+from ganzoo.io.images import GridLayout  # noqa: E402
 from ganzoo.serve.app import create_app  # noqa: E402
 from ganzoo.serve.catalogue import Catalogue, generator_id  # noqa: E402
 from ganzoo.serve.server import ServerThread  # noqa: E402
 from ganzoo.training.loop import train  # noqa: E402
+from ganzoo.training.plan import RunPlan  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganzoo import speed
 from ganzoo.config import TrainConfig
+from ganzoo.core.callback import Callback
 from ganzoo.errors import ConfigError
-from ganzoo.plan import make_plan
-from ganzoo.speed import FAST_PATHS, FastPath, choose_speed, fast_path
-from ganzoo.training.callbacks import Callback
+from ganzoo.runtime import speed
+from ganzoo.runtime.speed import FAST_PATHS, FastPath, choose_speed, fast_path
 from ganzoo.training.loop import train
+from ganzoo.training.plan import make_plan
 
 CPU = torch.device("cpu")
 
@@ -100,12 +100,12 @@ def test_rmsprop_gets_foreach_where_the_table_says_fused() -> None:
 
 
 def test_every_builtin_variant_names_a_family_the_table_has() -> None:
-    from ganzoo.registry import get_registry
+    from ganzoo.core.registry import get_registry
 
     registry = get_registry()
     for name in registry.names("variant"):
         family = registry.variant(name).speed_family
-        assert ("cpu", family) in FAST_PATHS, f"{name}: family {family!r} has no cpu row in ganzoo.speed.FAST_PATHS"
+        assert ("cpu", family) in FAST_PATHS, f"{name}: family {family!r} has no cpu row in ganzoo.runtime.speed.FAST_PATHS"
 
 
 class NoteCollector(Callback):
@@ -160,7 +160,7 @@ def test_resume_refuses_a_changed_explicit_precision_but_keeps_an_auto_one(tmp_p
 def test_the_bf16_kind_needs_the_instructions_and_onednn_kernels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                  vendor: str, family: int, flags: str, onednn: bool,
                                                                  kind: str) -> None:
-    from ganzoo import precision
+    from ganzoo.runtime import precision
 
     cpuinfo = tmp_path / "cpuinfo"
     block = f"processor\t: {{}}\nvendor_id\t: {vendor}\ncpu family\t: {family}\nflags\t\t: {flags}\n"
@@ -177,7 +177,7 @@ def test_the_bf16_kind_needs_the_instructions_and_onednn_kernels(tmp_path: Path,
 
 def test_bf16_without_native_support_is_noted_once_at_the_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """It is correct there, only slow (PyTorch's reference convolutions), so a note, not an error."""
-    from ganzoo import precision
+    from ganzoo.runtime import precision
 
     monkeypatch.setattr(precision, "cpu_bf16_kind", lambda: "none")
     assert precision.precision_note("fp32", CPU) is None

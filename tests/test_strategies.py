@@ -24,16 +24,25 @@ import pytest
 import torch
 from torch import Tensor
 
-from ganzoo.build import build
-from ganzoo.distributed import Cluster
-from ganzoo.losses import BCEOptions, NonSaturatingLoss, RelativisticAverageLoss
-from ganzoo.plan import RunPlan
-from ganzoo.plugin import (AlternatingOptions, AlternatingStrategy, Batch, Callback, Game, Generator, StrategySpec,
-                           generator_update, hookimpl)
-from ganzoo.precision import Precision
-from ganzoo.registry import PluginInfo, Registry, build_registry
+from ganzoo.builtin.losses import BCEOptions, NonSaturatingLoss, RelativisticAverageLoss
+from ganzoo.core.registry import PluginInfo, Registry, build_registry
+from ganzoo.plugin import (
+    AlternatingOptions,
+    AlternatingStrategy,
+    Batch,
+    Callback,
+    Game,
+    Generator,
+    StrategySpec,
+    generator_update,
+    hookimpl,
+)
+from ganzoo.runtime.distributed import Cluster
+from ganzoo.runtime.precision import Precision
 from ganzoo.testing import assert_finite_step, logged_steps
+from ganzoo.training.build import build
 from ganzoo.training.loop import TrainingRun, train
+from ganzoo.training.plan import RunPlan
 from ganzoo.training.rundir import RunDirectory
 
 CPU = torch.device("cpu")

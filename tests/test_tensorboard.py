@@ -12,9 +12,9 @@ from PIL import Image
 pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed: pip install 'ganzoo[tensorboard]'")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
-from ganzoo.loggers.tensorboard import flatten_config  # noqa: E402
 from ganzoo.training.loop import train  # noqa: E402
 from ganzoo.training.metrics_log import MetricsLog  # noqa: E402
+from ganzoo.training.tensorboard import flatten_config  # noqa: E402
 
 TINY = ("--limit", "256", "--image-size", "16", "--batch-size", "32", "--device", "cpu", "--quiet",
         "--set", "run.log_every_steps=3", "--set", "run.num_fixed_samples=16")
@@ -53,7 +53,7 @@ def test_event_file_holds_scalars_images_and_config(tmp_path: Path, run_cli) -> 
 
 
 def test_resume_appends_and_drops_rows_past_the_checkpoint(tiny_config, tmp_path: Path) -> None:
-    from ganzoo.training.callbacks import Callback
+    from ganzoo.core.callback import Callback
 
     class StopAt(Callback):  # ends the run abruptly, as a kill would: no checkpoint at that step
         def on_step_end(self, run, stats) -> None:

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 import torch
 
+from ganzoo.core.sampling import seeded_inputs, truncate_latents, truncation_threshold
 from ganzoo.errors import ConfigError
-from ganzoo.latent import truncate_latents, truncation_threshold
-from ganzoo.sampling import seeded_inputs
 
 
 def test_the_threshold_holds_psi_of_the_mass() -> None:
@@ -49,8 +48,8 @@ def test_psi_one_is_no_truncation_and_out_of_range_is_refused() -> None:
 
 
 def test_sample_truncates_the_same_latents_its_seed_draws(tiny_config: Any) -> None:
+    from ganzoo.generators.weights import load_generator
     from ganzoo.training.loop import train
-    from ganzoo.weights import load_generator
 
     result = train(tiny_config("mlp", run={"max_steps": 2, "sample_every_epochs": 0}))
     generator = load_generator(result.generator_path, device="cpu")
@@ -74,9 +73,9 @@ def test_cli_sample_with_truncation(tiny_config: Any, run_cli: Any, tmp_path: Pa
 
 
 def test_the_evaluation_protocol_records_truncation(tiny_config: Any) -> None:
+    from ganzoo.generators.weights import load_generator
     from ganzoo.metrics.evaluate import evaluate, generate_uint8
     from ganzoo.training.loop import train
-    from ganzoo.weights import load_generator
 
     result = train(tiny_config("mlp", run={"max_steps": 2, "sample_every_epochs": 0}))
     generator = load_generator(result.generator_path, device="cpu")

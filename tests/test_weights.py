@@ -10,12 +10,12 @@ import torch
 from safetensors.torch import save_file
 
 from ganzoo import load_generator
-from ganzoo.build import build_models
-from ganzoo.config import DataConfig
-from ganzoo.data import load_embedded_mnist
+from ganzoo.core.options import DataConfig
+from ganzoo.data.dataset import load_embedded_mnist
 from ganzoo.errors import PluginError, WeightsError
-from ganzoo.plan import Choice
-from ganzoo.weights import read_generator_metadata, save_generator
+from ganzoo.generators.weights import read_generator_metadata, save_generator
+from ganzoo.training.build import build_models
+from ganzoo.training.plan import Choice
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_a_file_replaced_while_it_is_read_is_read_whole_from_one_version(tmp_pat
     """A training run replaces its checkpoint and generator files (atomically) while other
     processes read them. A reader that opens the path twice, once for the header and once for the
     data, can pair one version's header with the next one's data; ganzoo reads one open file."""
-    from ganzoo import safe_state
+    from ganzoo.io import safe_state
 
     path = tmp_path / "state.safetensors"
     safe_state.save_safetensors({"w": torch.arange(4.0)}, {"step": "1"}, path)

@@ -79,7 +79,7 @@ def _fixed_terminal_width(columns: int) -> Iterator[None]:
 # --- registered components -------------------------------------------------------------------
 
 def render_components() -> str:
-    from ganzoo.registry import get_registry
+    from ganzoo.core.registry import get_registry
 
     registry = get_registry()
     for problem in registry.problems:

@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from ganzoo.config import DeviceName, PrecisionName, StrictModel
+from ganzoo.config import DeviceName, PrecisionName
+from ganzoo.core.options import StrictModel
 
 
 class BenchConfig(StrictModel):

@@ -23,13 +23,13 @@ import torch
 from torch import Tensor
 
 from ganzoo.bench.config import BenchConfig
-from ganzoo.devices import read_peak_memory, reset_peak_memory
-from ganzoo.interfaces import Generator
+from ganzoo.core.callback import Callback
+from ganzoo.core.interfaces import Generator
 from ganzoo.metrics.catalogue import BENCH_GROUPS
-from ganzoo.training.callbacks import Callback
+from ganzoo.runtime.devices import read_peak_memory, reset_peak_memory
 
 if TYPE_CHECKING:
-    from ganzoo.training.loop import TrainingRun
+    from ganzoo.training.view import TrainingRunView
 
 
 @dataclass
@@ -75,24 +75,24 @@ class EvaluationCurve(Callback):
         self.curve: list[dict[str, float]] = []
         self.peak_memory = 0
 
-    def on_start(self, run: TrainingRun) -> None:
+    def on_start(self, run: TrainingRunView) -> None:
         reset_peak_memory(run.device)
 
-    def on_step_end(self, run: TrainingRun, stats: Mapping[str, Tensor]) -> None:
+    def on_step_end(self, run: TrainingRunView, stats: Mapping[str, Tensor]) -> None:
         if len(self.curve) < self.points - 1 and self._due(run, len(self.curve) + 1):
             self.evaluate(run)
 
-    def on_end(self, run: TrainingRun, error: BaseException | None) -> None:
+    def on_end(self, run: TrainingRunView, error: BaseException | None) -> None:
         if error is None and len(self.curve) < self.points:
             self.evaluate(run)
 
-    def _due(self, run: TrainingRun, point: int) -> bool:
+    def _due(self, run: TrainingRunView, point: int) -> bool:
         seconds = run.settings.max_seconds
         if seconds is not None:
             return run.clock.elapsed() >= seconds * point / self.points
         return run.progress.global_step >= max(1, round(run.total_steps * point / self.points))
 
-    def evaluate(self, run: TrainingRun) -> None:
+    def evaluate(self, run: TrainingRunView) -> None:
         with run.clock.paused():
             self.peak_memory = max(self.peak_memory, read_peak_memory(run.device))
             run.log()  # the statistics up to this point

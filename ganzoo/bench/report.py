@@ -14,7 +14,7 @@ from rich import box
 from rich.table import Table
 
 from ganzoo.bench.config import BenchReport, VariantResult
-from ganzoo.files import atomic_write_figure, atomic_write_text
+from ganzoo.io.files import atomic_write_figure, atomic_write_text
 from ganzoo.metrics.catalogue import METRICS, lower_is_better
 
 TABLE_METRICS = [metric for metric in METRICS.values() if metric.short is not None]

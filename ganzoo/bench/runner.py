@@ -24,17 +24,17 @@ import torch
 
 from ganzoo.bench.config import BenchConfig, BenchReport, SeedResult, VariantResult
 from ganzoo.bench.evaluator import EvaluationCurve, Evaluator
-from ganzoo.build import build_strategy
 from ganzoo.config import merge_layers
-from ganzoo.devices import describe_device, resolve_device, synchronize
-from ganzoo.interfaces import Generator
+from ganzoo.core.callback import Callback
+from ganzoo.core.interfaces import Generator
+from ganzoo.core.registry import Registry, get_registry
+from ganzoo.generators.weights import load_generator
 from ganzoo.metrics.catalogue import lower_is_better
-from ganzoo.plan import make_plan
-from ganzoo.registry import Registry, get_registry
-from ganzoo.training.callbacks import Callback
+from ganzoo.runtime.devices import describe_device, resolve_device, synchronize
+from ganzoo.training.build import build_strategy
 from ganzoo.training.loop import train
+from ganzoo.training.plan import make_plan
 from ganzoo.version import __version__
-from ganzoo.weights import load_generator
 
 
 def run_bench(config: BenchConfig, *, registry: Registry | None = None, callbacks: Sequence[Callback] = (),

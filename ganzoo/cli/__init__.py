@@ -19,9 +19,9 @@ from typing import NoReturn
 from rich.console import Console
 from rich.markup import escape
 
-from ganzoo.version import __version__
 from ganzoo.errors import GanzooError, TrainingInterrupted
-from ganzoo.files import describe_os_error
+from ganzoo.io.files import describe_os_error
+from ganzoo.version import __version__
 
 SUBCOMMANDS = ("ganzoo.cli.train", "ganzoo.cli.sample", "ganzoo.cli.listing", "ganzoo.cli.bench",
                "ganzoo.cli.evaluate", "ganzoo.cli.interpolate", "ganzoo.cli.serve", "ganzoo.cli.export")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ganzoo.interfaces import SEED_LIMIT
+from ganzoo.core.sampling import SEED_LIMIT
 
 
 def seed(text: str) -> int:

@@ -11,10 +11,10 @@ from rich.console import Console
 from ganzoo.bench.config import BenchConfig, SeedResult
 from ganzoo.bench.report import legend, metric_label, report_paths, rich_table, write_report
 from ganzoo.bench.runner import run_bench
-from ganzoo.training.display import ProgressDisplay
 from ganzoo.config import parse_set_items, validate_model
-from ganzoo.files import check_output_path
+from ganzoo.io.files import check_output_path
 from ganzoo.metrics.backbones import cache_dir
+from ganzoo.training.display import ProgressDisplay
 
 FIELDS = ("dataset", "data_root", "image_size", "limit", "budget_images", "budget_seconds", "seeds", "batch_size",
           "device", "precision", "eval_points", "eval_samples", "sampling_images")

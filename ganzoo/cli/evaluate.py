@@ -20,20 +20,19 @@ from rich.table import Table
 
 from ganzoo.cli.arguments import seed
 from ganzoo.cli.sample import add_precision_argument, check_precision
-from ganzoo.build import load_dataset
-from ganzoo.config import DataConfig
-from ganzoo.data import MNIST_SIDE
+from ganzoo.core.options import DataConfig
+from ganzoo.core.registry import get_registry
+from ganzoo.data.dataset import MNIST_SIDE
 from ganzoo.errors import ConfigError
-from ganzoo.files import check_output_path
-from ganzoo.inputs import read_input_text
+from ganzoo.generators.weights import load_generator
+from ganzoo.io.files import check_output_path
+from ganzoo.io.inputs import read_input_text
 from ganzoo.metrics.backbones import cache_dir
 from ganzoo.metrics.preflight import check_evaluable_shape, check_same_shape
 from ganzoo.metrics.result import DEFAULT_NUM_SAMPLES, EvaluationResult
-from ganzoo.registry import get_registry
+from ganzoo.training.build import load_dataset
 from ganzoo.training.model_card import evaluation_markdown, update_metrics_section
 from ganzoo.training.rundir import RunDirectory
-from ganzoo.weights import load_generator
-
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:

@@ -2,7 +2,7 @@
 
 The output path and the exporter's packages are checked before the weights load; the file is
 written atomically and then run on fixed latents against the generator it came from, so a file
-this command writes is one that gives the same images (``ganzoo.export.check_export``).
+this command writes is one that gives the same images (``ganzoo.generators.export.check_export``).
 """
 
 from __future__ import annotations
@@ -14,10 +14,17 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from ganzoo.export import EXTRA, SUFFIXES, TOLERANCE, check_export, export_generator, onnxruntime_missing, \
-    require_exporter
-from ganzoo.files import check_output_path
-from ganzoo.weights import load_generator, read_generator_metadata
+from ganzoo.generators.export import (
+    EXTRA,
+    SUFFIXES,
+    TOLERANCE,
+    check_export,
+    export_generator,
+    onnxruntime_missing,
+    require_exporter,
+)
+from ganzoo.generators.weights import load_generator, read_generator_metadata
+from ganzoo.io.files import check_output_path
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:

@@ -18,13 +18,13 @@ from rich.console import Console
 
 from ganzoo.cli.arguments import seed
 from ganzoo.cli.sample import add_precision_argument, check_precision
+from ganzoo.core.sampling import seeded_rng
 from ganzoo.errors import ConfigError
-from ganzoo.files import check_output_path
-from ganzoo.images import GridLayout, write_grid
-from ganzoo.interfaces import seeded_rng
-from ganzoo.latent import interpolate
-from ganzoo.sampling import check_sampling_memory, decode_in_chunks
-from ganzoo.weights import load_generator
+from ganzoo.generators.latent import interpolate
+from ganzoo.generators.sampling import check_sampling_memory, decode_in_chunks
+from ganzoo.generators.weights import load_generator
+from ganzoo.io.files import check_output_path
+from ganzoo.io.images import GridLayout, write_grid
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ganzoo.registry import get_registry
+from ganzoo.core.registry import get_registry
 
 TITLES = {"variant": "Variants", "loss": "Losses", "strategy": "Strategies", "dataset": "Datasets",
           "callback": "Callbacks", "augmentation": "Augmentations"}

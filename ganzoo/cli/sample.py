@@ -17,15 +17,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from ganzoo.cli.arguments import seed
-from ganzoo.devices import resolve_device
+from ganzoo.core.interfaces import Generator
+from ganzoo.core.sampling import SAMPLING_PRECISIONS, check_sampling_precision, seeded_inputs
 from ganzoo.errors import ConfigError
-from ganzoo.files import check_output_path
-from ganzoo.images import GridLayout, to_pixels, write_grid, write_pixels
-from ganzoo.interfaces import Generator
-from ganzoo.precision import precision_note
-from ganzoo.inference import SAMPLING_PRECISIONS, check_sampling_precision
-from ganzoo.sampling import check_sampling_memory, decode_in_chunks, seeded_inputs
-from ganzoo.weights import load_generator
+from ganzoo.generators.sampling import check_sampling_memory, decode_in_chunks
+from ganzoo.generators.weights import load_generator
+from ganzoo.io.files import check_output_path
+from ganzoo.io.images import GridLayout, to_pixels, write_grid, write_pixels
+from ganzoo.runtime.devices import resolve_device
+from ganzoo.runtime.precision import precision_note
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:

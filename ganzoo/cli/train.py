@@ -10,12 +10,12 @@ from rich.console import Console
 
 from ganzoo.cli.arguments import seed
 from ganzoo.config import assign_nested, load_config_file, merge_layers, parse_set_items
-from ganzoo.distributed import launch, launched_by_torchrun, session
 from ganzoo.errors import ConfigError
-from ganzoo.plan import make_plan
+from ganzoo.runtime.distributed import launch, launched_by_torchrun, session
 from ganzoo.training.display import ProgressDisplay
 from ganzoo.training.loop import train
 from ganzoo.training.outputs import format_stats
+from ganzoo.training.plan import make_plan
 from ganzoo.training.rundir import RunDirectory
 
 # flag -> dotted config key; values left as None are not set

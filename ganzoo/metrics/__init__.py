@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ganzoo.metrics.backbones import BackboneUnavailable, cache_dir, load_backbone
-    from ganzoo.metrics.evaluate import evaluate
     from ganzoo.metrics.catalogue import METRIC_GROUPS, METRICS, Metric
+    from ganzoo.metrics.evaluate import evaluate
     from ganzoo.metrics.result import DEFAULT_METRICS, DEFAULT_NUM_SAMPLES, EvaluationResult, MetricValue
 
 _HOME = {"BackboneUnavailable": "backbones", "cache_dir": "backbones", "load_backbone": "backbones",

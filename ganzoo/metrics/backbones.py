@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ganzoo.data import to_uint8, to_unit_range
+from ganzoo.data.dataset import to_uint8, to_unit_range
 from ganzoo.errors import GanzooError
-from ganzoo.inputs import check_input
+from ganzoo.io.inputs import check_input
 from ganzoo.metrics.classifier import load_classifier
 
 INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"

@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganzoo.errors import WeightsError
-from ganzoo.inputs import check_input, read_input_bytes, read_input_text
-from ganzoo.safe_state import read_safetensors
+from ganzoo.io.inputs import check_input, read_input_bytes, read_input_text
+from ganzoo.io.safe_state import read_safetensors
 
 CLASSIFIER_SIZE = 28
 FEATURE_DIM = 128

@@ -16,25 +16,29 @@ import torch
 import torchmetrics
 from torch import Tensor
 
-from ganzoo.version import __version__
-from ganzoo.config import DataConfig
-from ganzoo.data import MNIST_CLASSES, ImageDataset, prepare, to_uint8
+from ganzoo.core.contracts import count_nonfinite_images
+from ganzoo.core.interfaces import Generator
+from ganzoo.core.options import DataConfig
+from ganzoo.core.registry import Registry, get_registry
+from ganzoo.core.sampling import check_sampling_precision, decode_batch, truncate_latents
+from ganzoo.data.dataset import MNIST_CLASSES, ImageDataset, prepare, to_uint8
 from ganzoo.errors import ConfigError, WeightsError
-from ganzoo.files import check_output_path
-from ganzoo.interfaces import Generator
-from ganzoo.latent import truncate_latents
+from ganzoo.io.files import check_output_path
 from ganzoo.metrics import coverage as coverage_metrics
 from ganzoo.metrics import feature_metrics, precision_recall
 from ganzoo.metrics.backbones import BACKBONES, Backbone, BackboneUnavailable, Embedding, cache_dir, load_backbone
-from ganzoo.metrics.preflight import (check_backbones_suit, check_evaluable_shape, check_measurable,
-                                      check_same_shape, check_sample_counts)
-from ganzoo.contracts import count_nonfinite_images
-from ganzoo.metrics.reference import Reference, load_reference
-from ganzoo.devices import resolve_device
 from ganzoo.metrics.catalogue import METRIC_GROUPS
+from ganzoo.metrics.preflight import (
+    check_backbones_suit,
+    check_evaluable_shape,
+    check_measurable,
+    check_same_shape,
+    check_sample_counts,
+)
+from ganzoo.metrics.reference import Reference, load_reference
 from ganzoo.metrics.result import DEFAULT_METRICS, DEFAULT_NUM_SAMPLES, EvaluationResult, MetricValue
-from ganzoo.registry import Registry, get_registry
-from ganzoo.inference import check_sampling_precision, decode_batch
+from ganzoo.runtime.devices import resolve_device
+from ganzoo.version import __version__
 
 Values = dict[str, tuple[float, float | None]]
 
@@ -58,9 +62,9 @@ def evaluate(generator: Generator, dataset: ImageDataset | str = "mnist-embedded
     Everything that would make the result impossible or meaningless is refused before any image
     is generated (``ganzoo.metrics.preflight``: too few samples, a shape real data cannot match,
     no usable backbone or metric, an unwritable cache), and so are generated NaN/Inf images.
-    ``truncation`` < 1 evaluates truncated samples (``ganzoo.latent.truncate_latents``) and is
+    ``truncation`` < 1 evaluates truncated samples (``ganzoo.core.sampling.truncate_latents``) and is
     recorded in the protocol; so is a ``precision`` other than fp32 (``bf16``: the samples are
-    generated under autocast, ``ganzoo.inference.SAMPLING_PRECISIONS``), as ``sampling_precision``.
+    generated under autocast, ``ganzoo.core.sampling.SAMPLING_PRECISIONS``), as ``sampling_precision``.
     """
     truncate_latents(torch.zeros(0), truncation)  # an out-of-range psi is refused before any work
     groups = parse_metric_groups(metrics)
@@ -192,7 +196,7 @@ def generate_uint8(generator: Generator, n: int, *, seed: int, batch_size: int =
                    truncation: float = 1.0, precision: str = "fp32") -> tuple[Tensor, Tensor | None]:
     """``n`` samples as uint8 on the CPU, and the balanced labels a conditional generator was given;
     with ``truncation`` < 1 the latents' entries outside the threshold are redrawn from the same seed.
-    Decoded ``batch_size`` at a time (``ganzoo.inference.decode_batch``, in ``precision``) into one
+    Decoded ``batch_size`` at a time (``ganzoo.core.sampling.decode_batch``, in ``precision``) into one
     uint8 tensor."""
     cpu_rng = torch.Generator().manual_seed(seed)
     latents = truncate_latents(generator.sample_latents(n, generator=cpu_rng, device="cpu"), truncation,

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from ganzoo.config import DataConfig
+from ganzoo.core.interfaces import ImageShape
+from ganzoo.core.options import DataConfig
 from ganzoo.errors import ConfigError
-from ganzoo.interfaces import ImageShape
 from ganzoo.metrics import precision_recall
 from ganzoo.metrics.backbones import INCEPTION_WEIGHTS_URL
 from ganzoo.metrics.catalogue import METRICS

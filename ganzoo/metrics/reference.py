@@ -21,13 +21,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ganzoo.file_datasets import TrainingImages
+from ganzoo.core.interfaces import TrainingImages
 from ganzoo.errors import WeightsError
-from ganzoo.files import atomic_write_bytes
-from ganzoo.inputs import TEXT_MAX_BYTES, check_input, read_input_bytes
+from ganzoo.io.files import atomic_write_bytes
+from ganzoo.io.inputs import TEXT_MAX_BYTES, check_input, read_input_bytes
+from ganzoo.io.safe_state import read_safetensors, save_safetensors
 from ganzoo.metrics.backbones import Backbone, Embedding, cache_dir
 from ganzoo.metrics.catalogue import METRIC_GROUPS, METRICS
-from ganzoo.safe_state import read_safetensors, save_safetensors
 
 REFERENCE_FORMAT = "ganzoo.reference.v1"
 REMOVE_CACHE_ENTRY = "remove it; ganzoo computes the cache entry again"

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ganzoo.io.files import atomic_write_bytes
 from ganzoo.metrics.catalogue import METRIC_GROUPS, METRICS, format_value
-from ganzoo.files import atomic_write_bytes
 
 DEFAULT_METRICS = METRIC_GROUPS
 DEFAULT_NUM_SAMPLES = 10_000

@@ -19,11 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganzoo.config import DataConfig
-from ganzoo.data import load_embedded_mnist, to_unit_range
+from ganzoo.core.options import DataConfig
+from ganzoo.data.dataset import load_embedded_mnist, to_unit_range
+from ganzoo.io.files import atomic_write_bytes
+from ganzoo.io.safe_state import save_safetensors
 from ganzoo.metrics.classifier import MnistClassifier, weights_fingerprint
-from ganzoo.files import atomic_write_bytes
-from ganzoo.safe_state import save_safetensors
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 

@@ -34,8 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ganzoo.errors import ConfigError, GanzooError, first_line
 from ganzoo.serve.catalogue import Catalogue, GeneratorEntry, UnknownGeneratorError
 from ganzoo.serve.rendering import grid_png, walk_png
-from ganzoo.serve.requests import (MAX_SAMPLES, MAX_WALK_STEPS, GridQuery, Query, WalkQuery, parse_query,
-                                   resolve_class)
+from ganzoo.serve.requests import MAX_SAMPLES, MAX_WALK_STEPS, GridQuery, Query, WalkQuery, parse_query, resolve_class
 from ganzoo.serve.worker import Busy, RateLimited, SampleRate, SampleWorker
 
 STATIC_FILES = {"page.html": "text/html; charset=utf-8", "page.js": "text/javascript; charset=utf-8",

@@ -18,12 +18,12 @@ from typing import Any
 
 import torch
 
+from ganzoo.core.interfaces import Generator
+from ganzoo.core.registry import Registry
 from ganzoo.errors import ConfigError, GanzooError, first_line
-from ganzoo.files import describe_os_error
-from ganzoo.interfaces import Generator
-from ganzoo.registry import Registry
+from ganzoo.generators.weights import GeneratorMetadata, load_generator, read_generator_metadata
+from ganzoo.io.files import describe_os_error
 from ganzoo.serve.runinfo import RunSummary, summarize_run
-from ganzoo.weights import GeneratorMetadata, load_generator, read_generator_metadata
 
 WEIGHTS_SUFFIX = ".safetensors"
 SKIPPED_FOLDERS = frozenset({"checkpoints"})

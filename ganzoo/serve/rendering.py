@@ -16,10 +16,11 @@ import torch
 from einops import rearrange
 from torch import Tensor
 
-from ganzoo.images import GridLayout, SampleGrid
-from ganzoo.interfaces import Generator
-from ganzoo.latent import InterpolationMode, interpolate
-from ganzoo.sampling import check_finite_images, check_sampling_memory, seeded_inputs
+from ganzoo.core.interfaces import Generator
+from ganzoo.core.sampling import seeded_inputs
+from ganzoo.generators.latent import InterpolationMode, interpolate
+from ganzoo.generators.sampling import check_finite_images, check_sampling_memory
+from ganzoo.io.images import GridLayout, SampleGrid
 
 GRID_COLUMNS = 8
 """As ``ganzoo sample``'s default ``--nrow``."""

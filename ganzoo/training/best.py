@@ -13,31 +13,31 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ganzoo.core.callback import Callback
 from ganzoo.errors import ConfigError
 from ganzoo.metrics.catalogue import METRICS
-from ganzoo.training.callbacks import Callback
 from ganzoo.training.metrics_log import MetricsLog
 
 if TYPE_CHECKING:
-    from ganzoo.training.loop import TrainingRun
+    from ganzoo.training.view import TrainingRunView
 
 
 class BestCheckpoint(Callback):
-    def on_start(self, run: TrainingRun) -> None:
-        from ganzoo.data import MNIST_CLASSES
+    def on_start(self, run: TrainingRunView) -> None:
+        from ganzoo.data.dataset import MNIST_CLASSES
         from ganzoo.metrics.preflight import check_backbones_suit
 
         dataset = run.parts.dataset  # a backbone that cannot measure this data is refused before training
         check_backbones_suit([run.settings.eval_backbone], dataset.class_names == MNIST_CLASSES, dataset.name)
 
-    def on_epoch_end(self, run: TrainingRun, epoch: int) -> None:
+    def on_epoch_end(self, run: TrainingRunView, epoch: int) -> None:
         if epoch % run.settings.eval_every_epochs == 0:
             with run.clock.paused():
                 best = self.evaluate(run, epoch)
             if best:
                 run.save_checkpoint(best=True)
 
-    def evaluate(self, run: TrainingRun, epoch: int) -> bool:
+    def evaluate(self, run: TrainingRunView, epoch: int) -> bool:
         """Measure ``run.eval_metric`` now, log it, and return True when it is the best value so far."""
         from ganzoo.metrics.evaluate import evaluate  # torchmetrics loads only when a run evaluates
 

@@ -10,31 +10,25 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ganzoo.version import __version__
+from ganzoo.core.callback import Progress
 from ganzoo.errors import WeightsError, first_line
-from ganzoo.safe_state import (flatten_state, read_safetensors, read_safetensors_metadata, save_safetensors,
-                               unflatten_state)
+from ganzoo.io.safe_state import (
+    flatten_state,
+    read_safetensors,
+    read_safetensors_metadata,
+    save_safetensors,
+    unflatten_state,
+)
+from ganzoo.version import __version__
 
 CHECKPOINT_FORMAT = "ganzoo.training-state.v1"
-
-
-@dataclass
-class Progress:
-    """Where the run is: the next epoch to run and the next step inside it."""
-
-    epoch: int = 0
-    step_in_epoch: int = 0
-    global_step: int = 0
-    images_seen: int = 0
-    elapsed_seconds: float = 0.0
-    rollbacks: int = 0
 
 
 def capture_rng_states() -> dict[str, Any]:

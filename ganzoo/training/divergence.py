@@ -20,9 +20,9 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-from ganzoo.contracts import count_nonfinite_images
+from ganzoo.core.contracts import count_nonfinite_images
+from ganzoo.core.interfaces import Generator
 from ganzoo.errors import DivergenceError
-from ganzoo.interfaces import Generator
 
 LR_FACTOR_ON_ROLLBACK = 0.5
 

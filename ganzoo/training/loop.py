@@ -16,29 +16,37 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganzoo.augment import Augmenter, augmentation_seed
-from ganzoo.build import RunParts, build
 from ganzoo.config import TrainConfig, describe_differences
-from ganzoo.data import epoch_order
-from ganzoo.devices import resolve_device
-from ganzoo.distributed import Cluster
-from ganzoo.ema import GeneratorEMA
-from ganzoo.errors import (ConfigError, DivergenceError, GanzooError, PluginError, TrainingInterrupted,
-                           first_line)
-from ganzoo.interfaces import Batch, Game, Generator, SoloGame
-from ganzoo.plan import RunPlan
-from ganzoo.precision import Precision, precision_note, resolve_precision
-from ganzoo.speed import choose_speed
-from ganzoo.training.callbacks import Callback, CallbackList
-from ganzoo.training.checkpoints import Progress, load_checkpoint, restore_rng_states, save_checkpoint
-from ganzoo.training.divergence import (LR_FACTOR_ON_ROLLBACK, divergence_error, generator_output_finite,
-                                        gradients_finite, learning_rates, set_learning_rates)
+from ganzoo.core.callback import Callback, Progress
+from ganzoo.core.interfaces import Batch, Game, Generator, SoloGame
+from ganzoo.data.dataset import epoch_order
+from ganzoo.errors import ConfigError, DivergenceError, GanzooError, PluginError, TrainingInterrupted, first_line
+from ganzoo.generators.weights import save_generator
+from ganzoo.runtime.devices import resolve_device
+from ganzoo.runtime.distributed import Cluster
+from ganzoo.runtime.precision import Precision, precision_note, resolve_precision
+from ganzoo.runtime.speed import choose_speed
+from ganzoo.training.augment import Augmenter, augmentation_seed
+from ganzoo.training.build import RunParts, build
+from ganzoo.training.callbacks import CallbackList
+from ganzoo.training.checkpoints import load_checkpoint, restore_rng_states, save_checkpoint
+from ganzoo.training.divergence import (
+    LR_FACTOR_ON_ROLLBACK,
+    divergence_error,
+    generator_output_finite,
+    gradients_finite,
+    learning_rates,
+    set_learning_rates,
+)
+from ganzoo.training.ema import GeneratorEMA
 from ganzoo.training.outputs import standard_callbacks
+from ganzoo.training.plan import RunPlan
 from ganzoo.training.rundir import RunDirectory
 from ganzoo.training.runlock import locked_run_directory
 from ganzoo.training.statistics import StatTracker, Stopwatch, Throughput
 from ganzoo.training.stopping import StopRequest, stop_requests
-from ganzoo.weights import save_generator
+from ganzoo.training.view import TrainingRunView
+
 
 @dataclass
 class RunResult:
@@ -62,7 +70,7 @@ def train(plan: RunPlan, *, callbacks: Sequence[Callback] = (), resume: bool = F
     """Train ``plan``; with ``resume`` continue the run in ``run.out_dir`` exactly.
 
     ``callbacks`` join the standard ones (metrics log, sample grids, loss curve, best checkpoint)
-    and those the plan selects. With a distributed ``cluster`` (``ganzoo.distributed.session``)
+    and those the plan selects. With a distributed ``cluster`` (``ganzoo.runtime.distributed.session``)
     this process is one DDP rank: ``run.batch_size`` is per rank, and only rank 0 writes files
     and runs callbacks. The run directory is locked for the whole run (``RunLock``).
     """
@@ -158,6 +166,7 @@ class TrainingRun:
         self.config_record = plan.to_dict()
         self.device, self.precision = precision.device, precision
         self.callbacks = CallbackList(callbacks)
+        self.view = TrainingRunView(self)  # what the callbacks are handed
         self.progress = Progress()
         self.throughput = Throughput()
         self.clock = Stopwatch()
@@ -192,11 +201,11 @@ class TrainingRun:
         self.throughput.reset(self.progress.images_seen)
         with stop_requests() as stop:
             try:
-                self.callbacks.on_start(self)
+                self.callbacks.on_start(self.view)
                 for message in notes:
                     self.note(message)
                 if resumed:
-                    self.callbacks.on_resume(self, "resume")
+                    self.callbacks.on_resume(self.view, "resume")
                 if self.cluster.distributed:
                     optimizer = self.plan.config.optimizer
                     self.note(self.cluster.describe(self.settings.batch_size, optimizer.lr,
@@ -216,7 +225,7 @@ class TrainingRun:
                 error = exc
                 raise
             finally:
-                self.callbacks.on_end(self, error)
+                self.callbacks.on_end(self.view, error)
         return RunResult(self.run_dir.root, self.run_dir.generator, self.run_dir.checkpoint, self.progress,
                          str(self.device), self.precision.mode, self.last_stats)
 
@@ -268,7 +277,7 @@ class TrainingRun:
         self.progress.images_seen += self.images_per_step
         modules = [player.module for player in self.players]
         self.tracker.add(stats, self.progress.global_step, gradients_finite(modules, self.precision.mode))
-        self.callbacks.on_step_end(self, stats)
+        self.callbacks.on_step_end(self.view, stats)
         step = self.progress.global_step
         if self.device.type == "cpu" or step % self.settings.log_every_steps == 0:
             self.check_finite()  # free on the CPU; a sync on accelerators, so only when logging
@@ -283,7 +292,7 @@ class TrainingRun:
         self.progress.step_in_epoch = 0
         self.progress.elapsed_seconds = self.clock.elapsed()
         epoch = self.progress.epoch
-        self.callbacks.on_epoch_end(self, epoch)
+        self.callbacks.on_epoch_end(self.view, epoch)
         every_epochs = self.settings.checkpoint_every_epochs
         if (every_epochs and epoch % every_epochs == 0) or self.step_checkpoint_due():
             self.save_checkpoint()
@@ -321,7 +330,7 @@ class TrainingRun:
         if stats:
             self.last_stats = stats
             self.images_per_second = self.throughput.measure(self.progress.images_seen)
-            self.callbacks.on_log(self, stats)
+            self.callbacks.on_log(self.view, stats)
 
     def check_statistics(self, stats: Any) -> None:
         """A strategy returns detached tensors with at least its game's ``required_statistics``
@@ -365,7 +374,7 @@ class TrainingRun:
         self.restore_checkpoint(self.run_dir.checkpoint)
         self.progress.rollbacks = rollbacks
         lr = set_learning_rates(optimizers, rates, LR_FACTOR_ON_ROLLBACK)
-        self.callbacks.on_resume(self, "rollback")
+        self.callbacks.on_resume(self.view, "rollback")
         self.note(f"diverged at step {step}: rolled back to step {self.progress.global_step} and halved the "
                   f"learning rates (G lr now {lr:g}; rollback {rollbacks} of {self.settings.max_rollbacks})")
 
@@ -375,7 +384,7 @@ class TrainingRun:
             f"with `ganzoo train {self.plan.config.variant} --out {self.run_dir.root} --resume`")
 
     def note(self, message: str) -> None:
-        self.callbacks.on_note(self, message)
+        self.callbacks.on_note(self.view, message)
 
     # -- checkpoints ---------------------------------------------------------------------------
 
@@ -405,7 +414,7 @@ class TrainingRun:
                        plugin=self.plan.variant.entry.plugin,
                        class_names=dataset.class_names if generator.num_classes else None,
                        extra={"weights": "ema" if self.ema is not None else "trained"})
-        self.callbacks.on_checkpoint(self, path, best)
+        self.callbacks.on_checkpoint(self.view, path, best)
 
     def restore_checkpoint(self, path: Path) -> None:
         """Models, optimisers, scalers, every RNG and the progress, as the checkpoint holds them."""

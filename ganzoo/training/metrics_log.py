@@ -1,7 +1,7 @@
 """``metrics.jsonl``, the run's log: one JSON object per line, written by the metrics-log
 callback (``step`` and ``epoch`` rows) and best-checkpoint evaluation (``eval`` rows).
 
-Each row is appended with one write of the whole line (``ganzoo.files.append_line``), so a
+Each row is appended with one write of the whole line (``ganzoo.io.files.append_line``), so a
 failed append (a full disk, a kill) can at worst leave the last line cut short: ``read`` skips
 it, and ``RunDirectory.truncate_metrics`` drops it when the run resumes.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ganzoo.files import append_line
-from ganzoo.inputs import read_input_bytes
+from ganzoo.io.files import append_line
+from ganzoo.io.inputs import read_input_bytes
 
 
 class MetricsLog:

@@ -14,18 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ganzoo.files import atomic_write_text
-from ganzoo.inputs import read_input_text
+from ganzoo.core.callback import Callback
 from ganzoo.errors import OutputError
+from ganzoo.io.files import atomic_write_text
+from ganzoo.io.inputs import read_input_text
 from ganzoo.metrics.catalogue import METRICS
-from ganzoo.training.callbacks import Callback
 from ganzoo.training.metrics_log import MetricsLog
 from ganzoo.training.rundir import RunDirectory
 from ganzoo.version import __version__
 
 if TYPE_CHECKING:
     from ganzoo.metrics.result import EvaluationResult
-    from ganzoo.training.loop import TrainingRun
+    from ganzoo.training.view import TrainingRunView
 
 METRICS_START = "<!-- ganzoo:metrics -->"
 METRICS_END = "<!-- /ganzoo:metrics -->"
@@ -34,17 +34,17 @@ METRICS_END = "<!-- /ganzoo:metrics -->"
 class ModelCard(Callback):
     """Writes the card after every checkpoint (so an interrupted run has one) and at the end."""
 
-    def on_checkpoint(self, run: TrainingRun, path: Path, best: bool) -> None:
+    def on_checkpoint(self, run: TrainingRunView, path: Path, best: bool) -> None:
         write_model_card(run)
 
-    def on_end(self, run: TrainingRun, error: BaseException | None) -> None:
+    def on_end(self, run: TrainingRunView, error: BaseException | None) -> None:
         if error is None:
             write_model_card(run)  # after the final sample grid (standard callbacks run in order)
 
 
 @dataclass(frozen=True)
 class TrainingFacts:
-    """What the card reports about a run, gathered in one place from the live ``TrainingRun``."""
+    """What the card reports about a run, gathered in one place from the live ``TrainingRunView``."""
 
     variant: str
     components: list[tuple[str, str, str]]  # (what, name, "distribution version")
@@ -62,7 +62,7 @@ class TrainingFacts:
     generator_path: str
 
 
-def training_facts(run: TrainingRun) -> TrainingFacts:
+def training_facts(run: TrainingRunView) -> TrainingFacts:
     plan, parts, progress = run.plan, run.parts, run.progress
     components = [(what, choice.name, f"{choice.entry.plugin.distribution} {choice.entry.plugin.version}")
                   for what, choice in (*plan.components, *(("callback", c) for c in plan.callbacks))]
@@ -71,11 +71,11 @@ def training_facts(run: TrainingRun) -> TrainingFacts:
         num_images=len(parts.dataset), image_shape=tuple(parts.generator.image_shape),
         class_names=parts.dataset.class_names if parts.generator.num_classes else None,
         steps=progress.global_step, epochs=progress.epoch, images_seen=progress.images_seen,
-        seconds=progress.elapsed_seconds, device=str(run.device), precision=run.precision.mode,
+        seconds=progress.elapsed_seconds, device=str(run.device), precision=run.precision,
         config=run.config_record, generator_path=run.run_dir.generator.as_posix())
 
 
-def write_model_card(run: TrainingRun) -> None:
+def write_model_card(run: TrainingRunView) -> None:
     run_dir = run.run_dir
     metrics = training_metrics_markdown(MetricsLog(run_dir.metrics).read("eval"), run_dir)
     atomic_write_text(render_model_card(training_facts(run), metrics, last_sample_grid(run_dir)), run_dir.model_card)

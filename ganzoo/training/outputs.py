@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING
 import torch
 
 from ganzoo.config import RunConfig
-from ganzoo.files import atomic_write_figure
-from ganzoo.images import save_sample_grid
+from ganzoo.core.callback import Callback
+from ganzoo.io.files import atomic_write_figure
+from ganzoo.io.images import save_sample_grid
 from ganzoo.training.best import BestCheckpoint
-from ganzoo.training.callbacks import Callback
 from ganzoo.training.metrics_log import MetricsLog
 from ganzoo.training.model_card import ModelCard
 
 if TYPE_CHECKING:
-    from ganzoo.training.loop import TrainingRun
+    from ganzoo.training.view import TrainingRunView
 
 STAT_LABELS = {"d_loss": "D", "g_loss": "G", "d_real": "D(x)", "d_fake": "D(G(z))", "wasserstein": "W",
                "augment_p": "p", "augment_rt": "r_t"}
@@ -49,16 +49,16 @@ class MetricsLogWriter(Callback):
     stopped at an epoch's last log step ends that epoch after its resume).
     """
 
-    def on_resume(self, run: TrainingRun, reason: str) -> None:
+    def on_resume(self, run: TrainingRunView, reason: str) -> None:
         run.run_dir.truncate_metrics(run.progress.global_step)
 
-    def on_log(self, run: TrainingRun, stats: Mapping[str, float]) -> None:
+    def on_log(self, run: TrainingRunView, stats: Mapping[str, float]) -> None:
         progress = run.progress
         MetricsLog(run.run_dir.metrics).write(
             "step", epoch=progress.epoch + 1, step=progress.global_step, images=progress.images_seen,
             elapsed_s=round(run.clock.elapsed(), 3), images_per_s=round(run.images_per_second, 1), **stats)
 
-    def on_epoch_end(self, run: TrainingRun, epoch: int) -> None:
+    def on_epoch_end(self, run: TrainingRunView, epoch: int) -> None:
         progress = run.progress
         MetricsLog(run.run_dir.metrics).write("epoch", epoch=epoch, step=progress.global_step,
                                               images=progress.images_seen,
@@ -70,24 +70,24 @@ class SampleGrids(Callback):
     and once more at the end when the last epoch did not write one; from ``run.sampling_generator``
     (the EMA copy when ``ema.enabled``)."""
 
-    def on_start(self, run: TrainingRun) -> None:
+    def on_start(self, run: TrainingRunView) -> None:
         generator, count = run.parts.generator, run.settings.num_fixed_samples
         fixed_rng = torch.Generator().manual_seed(run.settings.seed)  # not the run's RNG: resume stays exact
         self.latents = generator.sample_latents(count, generator=fixed_rng, device="cpu")
         self.labels = (torch.arange(count) % run.parts.dataset.num_classes
                        if generator.num_classes is not None else None)
 
-    def on_epoch_end(self, run: TrainingRun, epoch: int) -> None:
+    def on_epoch_end(self, run: TrainingRunView, epoch: int) -> None:
         every = run.settings.sample_every_epochs
         if every and epoch % every == 0:
             self.write(run, epoch)
 
-    def on_end(self, run: TrainingRun, error: BaseException | None) -> None:
+    def on_end(self, run: TrainingRunView, error: BaseException | None) -> None:
         epoch = max(run.progress.epoch, 1)
         if error is None and run.settings.sample_every_epochs and not run.run_dir.sample_grid(epoch).exists():
             self.write(run, epoch)
 
-    def write(self, run: TrainingRun, epoch: int) -> None:
+    def write(self, run: TrainingRunView, epoch: int) -> None:
         images = run.sampling_generator.sample(len(self.latents), latents=self.latents, labels=self.labels)
         save_sample_grid(images, run.run_dir.sample_grid(epoch))
 
@@ -95,7 +95,7 @@ class SampleGrids(Callback):
 class LossCurve(Callback):
     """``loss_curve.png``: D and G loss against the step, from the metrics log, at the end of the run."""
 
-    def on_end(self, run: TrainingRun, error: BaseException | None) -> None:
+    def on_end(self, run: TrainingRunView, error: BaseException | None) -> None:
         if error is None:
             plot_loss_curve(MetricsLog(run.run_dir.metrics).read("step"), run.run_dir.loss_curve)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ganzoo.errors import RunDirectoryError
-from ganzoo.inputs import read_input_bytes, read_input_text
+from ganzoo.io.inputs import read_input_bytes, read_input_text
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ class RunDirectory:
         return saved
 
     def write_config(self, config: dict[str, Any]) -> None:
-        from ganzoo.safe_state import atomic_write_bytes
+        from ganzoo.io.safe_state import atomic_write_bytes
 
         atomic_write_bytes(json.dumps(config, indent=2, sort_keys=True).encode(), self.config)
 
@@ -164,6 +164,6 @@ class RunDirectory:
                     kept.append(line)
             except (json.JSONDecodeError, AttributeError):
                 continue
-        from ganzoo.safe_state import atomic_write_bytes
+        from ganzoo.io.safe_state import atomic_write_bytes
 
         atomic_write_bytes("".join(f"{line}\n" for line in kept).encode(), self.metrics)

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ganzoo.errors import RunDirectoryError
-from ganzoo.files import check_output_path
+from ganzoo.io.files import check_output_path
 
 
 class RunLock:

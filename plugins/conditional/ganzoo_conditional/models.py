@@ -16,14 +16,16 @@ import math
 
 import torch
 from einops import rearrange, reduce
+from ganzoo_dcgan.models import DCGANOptions, discriminator_features, feature_width, init_dcgan_weights
+from ganzoo_dcgan.models import generator_net as dcgan_generator_net
+from ganzoo_mlp.models import MLPOptions
+from ganzoo_mlp.models import discriminator_net as mlp_discriminator_net
+from ganzoo_mlp.models import generator_net as mlp_generator_net
 from pydantic import Field
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ganzoo.plugin import ConfigError, Discriminator, Generator, ImageShape, spectrally_normalised
-from ganzoo_dcgan.models import (DCGANOptions, discriminator_features, feature_width, generator_net as dcgan_generator_net,
-                                 init_dcgan_weights)
-from ganzoo_mlp.models import MLPOptions, discriminator_net as mlp_discriminator_net, generator_net as mlp_generator_net
 
 
 class ConditionalMLPOptions(MLPOptions):

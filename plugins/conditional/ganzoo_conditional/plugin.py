@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from ganzoo.plugin import VariantSpec, hookimpl
-from ganzoo_conditional.models import (ConditionalDCGANGenerator, ConditionalDCGANOptions,
-                                       ConditionalMLPDiscriminator, ConditionalMLPGenerator,
-                                       ConditionalMLPOptions, ProjectionDiscriminator)
+from ganzoo_conditional.models import (
+    ConditionalDCGANGenerator,
+    ConditionalDCGANOptions,
+    ConditionalMLPDiscriminator,
+    ConditionalMLPGenerator,
+    ConditionalMLPOptions,
+    ProjectionDiscriminator,
+)
 
 ADAM_GAN = {"loss": {"name": "non-saturating"}, "strategy": {"name": "alternating"},
             "optimizer": {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}}

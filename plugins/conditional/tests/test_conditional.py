@@ -5,13 +5,18 @@ from __future__ import annotations
 import pytest
 import torch
 from einops import reduce
+from ganzoo_conditional.models import (
+    ConditionalDCGANGenerator,
+    ConditionalDCGANOptions,
+    ConditionalMLPGenerator,
+    ConditionalMLPOptions,
+    ProjectionDiscriminator,
+)
 from PIL import Image
 from torch import nn
 
 from ganzoo.cli import main
 from ganzoo.testing import assert_finite_step, assert_learned, train_quietly
-from ganzoo_conditional.models import (ConditionalDCGANGenerator, ConditionalDCGANOptions, ConditionalMLPGenerator,
-                                       ConditionalMLPOptions, ProjectionDiscriminator)
 
 MLP = {"latent_dim": 8, "embedding_dim": 4, "generator_widths": [32, 32], "discriminator_widths": [32]}
 DCGAN = {"latent_dim": 8, "ngf": 4, "ndf": 4}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from ganzoo_dcgan.models import DCGANDiscriminator, DCGANGenerator, DCGANOptions, upsampling_stages
 from torch import nn
 
 from ganzoo.errors import ConfigError
 from ganzoo.testing import assert_finite_step, assert_learned, train_quietly
-from ganzoo_dcgan.models import DCGANDiscriminator, DCGANGenerator, DCGANOptions, upsampling_stages
 
 TINY = {"ngf": 4, "ndf": 4}
 
@@ -21,7 +21,7 @@ def test_the_classic_64x64_preset(registry, tiny_config):
     resolved = tiny_config("dcgan-64", data={"image_size": 64})
     assert resolved.config.optimizer.lr == 2e-4 and resolved.config.optimizer.betas == (0.5, 0.999)
     assert resolved.variant.options.latent_dim == 100
-    from ganzoo.plan import make_plan
+    from ganzoo.training.plan import make_plan
 
     preset = make_plan([{"variant": "dcgan-64"}], registry)
     assert preset.config.data.image_size == 64

@@ -33,12 +33,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ganzoo.plan import make_plan
-from ganzoo.registry import get_registry
+from ganzoo.core.registry import get_registry
+from ganzoo.generators.weights import load_generator
 from ganzoo.training.checkpoints import load_checkpoint
 from ganzoo.training.loop import train
 from ganzoo.training.metrics_log import MetricsLog
-from ganzoo.weights import load_generator
+from ganzoo.training.plan import make_plan
 
 WORKER = Path(__file__).resolve().parents[3] / "tests" / "distributed_worker.py"
 STEPS, PER_RANK = 3, 8

@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from ganzoo.errors import ConfigError
-from ganzoo.safe_state import read_safetensors
-from ganzoo.testing import logged_steps, train_quietly
-from ganzoo.training.checkpoints import load_checkpoint
-from ganzoo.training.loop import train
-from ganzoo.weights import load_generator, read_generator_metadata
 from ganzoo_diffusion.models import DDPMGenerator
 from ganzoo_diffusion.options import DDPMOptions
 from ganzoo_diffusion.schedule import noise_schedule, noised
+
+from ganzoo.errors import ConfigError
+from ganzoo.generators.weights import load_generator, read_generator_metadata
+from ganzoo.io.safe_state import read_safetensors
+from ganzoo.testing import logged_steps, train_quietly
+from ganzoo.training.checkpoints import load_checkpoint
+from ganzoo.training.loop import train
 
 TINY = {"widths": [8, 16], "norm_groups": 4, "attention": False, "steps": 3}
 """A UNet of a few thousand weights and 3 DDIM steps: every test below runs in seconds."""

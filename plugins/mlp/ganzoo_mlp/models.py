@@ -18,7 +18,6 @@ from torch import Tensor, nn
 
 from ganzoo.plugin import Discriminator, Generator, ImageShape, Options, spectrally_normalised
 
-
 Width = Annotated[int, Field(gt=0, le=65_536)]
 """One hidden layer's size: a zero width would build an empty layer (torch only warns), a negative one fails."""
 

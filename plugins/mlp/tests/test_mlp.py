@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
-
 from ganzoo_mlp.models import MLPDiscriminator, MLPGenerator, MLPOptions
+from torch import nn
 
 
 def test_classic_layer_sizes():

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from ganzoo.plugin import Batch, ConfigError, Game, Options, TrainingStrategy, frozen
 
+
 class ACGANOptions(Options):
     d_steps: int = Field(1, ge=1, le=100, description="discriminator updates per generator update")
     real_class_weight: float = Field(1.0, ge=0.0, le=1000.0, description="w_real: D's class loss on real images")

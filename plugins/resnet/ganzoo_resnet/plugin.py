@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from ganzoo.plugin import StrategySpec, VariantSpec, hookimpl
 from ganzoo_resnet.acgan import ACGANOptions, ACGANStrategy
-from ganzoo_resnet.models import (ACGANDiscriminator, ConditionalResNetGenerator, ProjectionResNetDiscriminator,
-                                  ResNetDiscriminator, ResNetGenerator, ResNetOptions)
+from ganzoo_resnet.models import (
+    ACGANDiscriminator,
+    ConditionalResNetGenerator,
+    ProjectionResNetDiscriminator,
+    ResNetDiscriminator,
+    ResNetGenerator,
+    ResNetOptions,
+)
 from ganzoo_resnet.sngan import SNGANDiscriminator, SNGANGenerator, SNGANOptions
 
 RESNET_ADAM = {"name": "adam", "lr": 2e-4, "betas": [0.0, 0.9]}

@@ -10,6 +10,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 from einops import reduce
+from ganzoo_resnet.acgan import ACGANOptions, ACGANStrategy
+from ganzoo_resnet.blocks import ConditionalBatchNorm2d, GeneratorBlock
+from ganzoo_resnet.models import (
+    ACGANDiscriminator,
+    ConditionalResNetGenerator,
+    ProjectionResNetDiscriminator,
+    ResNetDiscriminator,
+    ResNetGenerator,
+    ResNetOptions,
+)
+from ganzoo_resnet.sngan import SNGANDiscriminator, SNGANGenerator, SNGANOptions
 from safetensors.torch import load_file
 from torch import nn
 from torch.nn.utils import parametrize
@@ -17,11 +28,6 @@ from torch.nn.utils import parametrize
 import ganzoo
 from ganzoo.plugin import Batch, ConfigError, Game, GanzooError, Loss
 from ganzoo.testing import assert_finite_step, train_quietly
-from ganzoo_resnet.acgan import ACGANOptions, ACGANStrategy
-from ganzoo_resnet.blocks import ConditionalBatchNorm2d, GeneratorBlock
-from ganzoo_resnet.models import (ACGANDiscriminator, ConditionalResNetGenerator, ProjectionResNetDiscriminator,
-                                  ResNetDiscriminator, ResNetGenerator, ResNetOptions)
-from ganzoo_resnet.sngan import SNGANDiscriminator, SNGANGenerator, SNGANOptions
 
 TINY = {"latent_dim": 8, "g_channels": 8, "d_channels": 8}
 TINY_SNGAN = {"latent_dim": 8, "ngf": 4, "ndf": 4}

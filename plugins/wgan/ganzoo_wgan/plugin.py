@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Literal
 
+from ganzoo_dcgan.models import DCGANDiscriminator, DCGANGenerator, DCGANOptions
 from pydantic import Field
 
 from ganzoo.plugin import LossSpec, StrategySpec, VariantSpec, hookimpl
-from ganzoo_dcgan.models import DCGANDiscriminator, DCGANGenerator, DCGANOptions
 from ganzoo_wgan.losses import WassersteinLoss
-from ganzoo_wgan.strategies import (ClipOptions, GradientPenaltyOptions, GradientPenaltyStrategy,
-                                    WeightClippingStrategy)
+from ganzoo_wgan.strategies import ClipOptions, GradientPenaltyOptions, GradientPenaltyStrategy, WeightClippingStrategy
 
 
 class GradientPenaltyCriticOptions(DCGANOptions):

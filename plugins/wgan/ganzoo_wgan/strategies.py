@@ -20,8 +20,16 @@ from einops import rearrange
 from pydantic import Field
 from torch import Tensor, nn
 
-from ganzoo.plugin import (AlternatingOptions, AlternatingStrategy, Batch, ConfigError, Discriminator, Game,
-                           Options, unaugmented)
+from ganzoo.plugin import (
+    AlternatingOptions,
+    AlternatingStrategy,
+    Batch,
+    ConfigError,
+    Discriminator,
+    Game,
+    Options,
+    unaugmented,
+)
 
 
 class ClipOptions(Options):

@@ -9,17 +9,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 from einops import rearrange
-from torch import Tensor, nn
-
-from ganzoo.training.checkpoints import load_checkpoint
-from ganzoo.errors import ConfigError
-from ganzoo.interfaces import Batch, Discriminator, Game, Generator
-from ganzoo.training.outputs import format_stats
-from ganzoo.testing import assert_finite_step, assert_learned, logged_steps, train_quietly
-from ganzoo.weights import load_generator
 from ganzoo_dcgan.models import DCGANDiscriminator
 from ganzoo_wgan.losses import WassersteinLoss
 from ganzoo_wgan.strategies import GradientPenaltyOptions, GradientPenaltyStrategy, gradient_penalty
+from torch import Tensor, nn
+
+from ganzoo.core.interfaces import Batch, Discriminator, Game, Generator
+from ganzoo.errors import ConfigError
+from ganzoo.generators.weights import load_generator
+from ganzoo.testing import assert_finite_step, assert_learned, logged_steps, train_quietly
+from ganzoo.training.checkpoints import load_checkpoint
+from ganzoo.training.outputs import format_stats
 
 TINY = {"ngf": 4, "ndf": 4, "latent_dim": 8}
 STEP = {"batch_size": 8, "max_steps": 1}  # n_critic = 5 batches of 8 for one step

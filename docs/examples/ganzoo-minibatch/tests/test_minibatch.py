@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from ganzoo_minibatch.layers import MinibatchDiscrimination
+from ganzoo_minibatch.models import MinibatchDiscriminator, MinibatchGANOptions, UpsamplingGenerator
 
 import ganzoo
 from ganzoo.plugin import ConfigError
-from ganzoo_minibatch.layers import MinibatchDiscrimination
-from ganzoo_minibatch.models import MinibatchDiscriminator, MinibatchGANOptions, UpsamplingGenerator
 
 torch.set_num_threads(1)
 

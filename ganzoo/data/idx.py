@@ -1,0 +1,86 @@
+"""IDX files, the format MNIST is published in, read whole and checked against their own header.
+
+An IDX file is a 4-byte magic (two zero bytes, a type code, the number of dimensions), one
+big-endian 4-byte size per dimension, then the values. Downloads break in two ways that look
+alike from outside, so both are named for what they are: a gzip stream that ends early, and a
+file shorter (or longer) than its header promises. Either way the message says what the header
+promised and what the file holds, and to download it again; it never says "not found".
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ganzoo.errors import DataError
+from ganzoo.io.inputs import GiB, read_input_bytes
+
+IDX_MAX_BYTES = 2 * GiB
+"""Full MNIST's largest file is 47 MB uncompressed; anything near this limit is not MNIST."""
+UNSIGNED_BYTE = 0x08
+_TYPE_NAMES = {0x09: "signed bytes", 0x0B: "16-bit integers", 0x0C: "32-bit integers", 0x0D: "floats",
+               0x0E: "doubles"}
+_GZIP_MAGIC = b"\x1f\x8b"
+REDOWNLOAD = "re-download it"
+
+
+def read_idx(path: Path) -> Tensor:
+    """The uint8 array an IDX file holds (gzipped or not: the content says, not the name)."""
+    raw = read_input_bytes(path, "IDX file", max_bytes=IDX_MAX_BYTES, error=DataError)
+    shown = repr(str(path))
+    data, complete = _gunzip(raw, shown) if raw.startswith(_GZIP_MAGIC) else (raw, True)
+    shape = _header_shape(data, shown)
+    offset = 4 + 4 * len(shape)
+    expected = offset + math.prod(shape)
+    holds = "unpacks to" if raw.startswith(_GZIP_MAGIC) else "holds"
+    if len(data) < expected or not complete:
+        ends = "" if complete else " (its gzip stream ends early)"
+        raise DataError(f"{shown} is truncated or corrupt{ends}: its header promises {describe_idx(shape)} "
+                        f"({expected:,} bytes), the file {holds} {len(data):,}; {REDOWNLOAD}")
+    if len(data) > expected:
+        raise DataError(f"{shown} is corrupt: its header promises {describe_idx(shape)} ({expected:,} bytes), "
+                        f"the file {holds} {len(data):,}; {REDOWNLOAD}")
+    return torch.frombuffer(bytearray(data[offset:]), dtype=torch.uint8).reshape(shape)
+
+
+def describe_idx(shape: tuple[int, ...]) -> str:
+    """What a header promises, in MNIST's words: "10000 images of 28x28", "10000 labels"."""
+    if len(shape) == 3:
+        return f"{shape[0]} images of {shape[1]}x{shape[2]}"
+    if len(shape) == 1:
+        return f"{shape[0]} labels"
+    return f"an array of shape {'x'.join(map(str, shape))}"
+
+
+def _gunzip(raw: bytes, shown: str) -> tuple[bytes, bool]:
+    """The decompressed bytes, and whether the gzip stream was complete (with a matching CRC)."""
+    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = decompressor.decompress(raw, IDX_MAX_BYTES)
+    except zlib.error as exc:
+        raise DataError(f"{shown} is a damaged gzip file ({exc}); {REDOWNLOAD}") from None
+    if decompressor.unconsumed_tail:
+        raise DataError(f"{shown} unpacks to more than {IDX_MAX_BYTES // GiB} GiB, which no MNIST file does; "
+                        "check that it is the right file")
+    return data, decompressor.eof
+
+
+def _header_shape(data: bytes, shown: str) -> tuple[int, ...]:
+    if len(data) >= 4 and (data[0], data[1]) == (0, 0) and data[2] in _TYPE_NAMES:
+        raise DataError(f"{shown} is an IDX file of {_TYPE_NAMES[data[2]]}; ganzoo reads unsigned-byte IDX "
+                        "files (MNIST's); check that it is the right file")
+    if len(data) < 4 or (data[0], data[1], data[2]) != (0, 0, UNSIGNED_BYTE) or not 1 <= data[3] <= 4:
+        first = data[:4].hex(" ") or "missing"
+        raise DataError(f"{shown} is not an unsigned-byte IDX file (its first bytes are {first}); {REDOWNLOAD}")
+    ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise DataError(f"{shown} is truncated: it ends inside its header ({len(data)} bytes); {REDOWNLOAD}")
+    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    if 0 in shape or math.prod(shape) > IDX_MAX_BYTES:
+        raise DataError(f"{shown} is corrupt: its header gives the impossible shape {'x'.join(map(str, shape))}; "
+                        f"{REDOWNLOAD}")
+    return shape

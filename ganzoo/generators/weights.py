@@ -1,0 +1,214 @@
+"""Generator weights as a self-describing safetensors file, and ``load_generator``.
+
+The file's metadata says how to rebuild the model without the training run (the timm and
+diffusers idea, with no code in the file): the variant, the plugin distribution and version
+that provides it, the model config, image shape, latent size and classes. Loading checks all of
+it, and every tensor's name, shape, dtype and finiteness, before the model sees any of it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ganzoo.config import validation_problems
+from ganzoo.core.contracts import check_generator, count_nonfinite_images
+from ganzoo.core.interfaces import Generator
+from ganzoo.core.registry import PluginInfo, Registry, get_registry
+from ganzoo.core.sampling import use_sampling_layout
+from ganzoo.errors import GanzooError, PluginError, UnknownNameError, WeightsError
+from ganzoo.io.safe_state import read_safetensors, read_safetensors_metadata, save_safetensors
+from ganzoo.runtime.devices import resolve_device
+from ganzoo.version import __version__
+
+GENERATOR_FORMAT = "ganzoo.generator.v1"
+Channels = Annotated[int, Field(gt=0, le=64)]
+Side = Annotated[int, Field(gt=0, le=16_384)]
+"""An image's channels and side as a file may claim them: positive, and no larger than any real model's."""
+PROBE_LATENTS = 16
+
+
+class GeneratorMetadata(BaseModel):
+    """What a generator file says about itself (stored as strings in the safetensors header)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    format: str
+    variant: str = Field(min_length=1)
+    plugin: str
+    plugin_version: str
+    ganzoo_version: str
+    model_config_: dict[str, Any] = Field(alias="model_config")
+    image_shape: tuple[Channels, Side, Side]
+    latent_dim: int = Field(gt=0, le=1_000_000)
+    latent_shape_: tuple[Annotated[int, Field(gt=0, le=1_000_000)], ...] | None = Field(
+        None, alias="latent_shape", min_length=1, max_length=8)
+    num_classes: int | None = Field(None, gt=0, le=1_000_000)
+    class_names: list[str] | None = None
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """One latent's shape; files written before image-shaped latents hold vectors."""
+        return self.latent_shape_ or (self.latent_dim,)
+
+    @model_validator(mode="after")
+    def _names_fit_classes(self) -> GeneratorMetadata:
+        if self.class_names is not None and len(self.class_names) != self.num_classes:
+            raise ValueError(f"{len(self.class_names)} class names for num_classes {self.num_classes}")
+        return self
+
+
+def save_generator(generator: Generator, path: Path, *, variant: str, model_config: dict[str, Any],
+                   plugin: PluginInfo, class_names: list[str] | None = None,
+                   extra: dict[str, str] | None = None) -> None:
+    """Atomically write the generator's weights with everything needed to rebuild it."""
+    metadata = {
+        "format": GENERATOR_FORMAT,
+        "variant": variant,
+        "plugin": plugin.distribution,
+        "plugin_version": plugin.version,
+        "ganzoo_version": __version__,
+        "model_config": json.dumps(model_config, sort_keys=True),
+        "image_shape": json.dumps(list(generator.image_shape)),
+        "latent_dim": str(generator.latent_dim),
+        "latent_shape": json.dumps(list(generator.latent_shape)),
+        "num_classes": json.dumps(generator.num_classes),
+        "class_names": json.dumps(class_names),
+        **(extra or {}),
+    }
+    save_safetensors(dict(generator.state_dict()), metadata, path)
+
+
+def read_generator_metadata(path: Path | str) -> GeneratorMetadata:
+    """Parse and validate a generator file's metadata without loading its tensors."""
+    path = Path(path)
+    return _parse_metadata(read_safetensors_metadata(path, "weights file"), path)
+
+
+def _parse_metadata(raw: dict[str, str], path: Path) -> GeneratorMetadata:
+    if raw.get("format") != GENERATOR_FORMAT:
+        raise WeightsError(f"{str(path)!r} is a safetensors file but not a ganzoo generator "
+                           f"(format {raw.get('format')!r}); give the generator.safetensors a run wrote")
+    try:
+        decoded = {key: raw[key] if key in ("format", "variant", "plugin", "plugin_version", "ganzoo_version")
+                   else json.loads(raw[key]) for key in raw if key in GeneratorMetadata.model_fields
+                   or key in ("model_config", "latent_shape")}
+        return GeneratorMetadata.model_validate(decoded)
+    except (json.JSONDecodeError, ValidationError, TypeError) as exc:
+        detail = _first_problem(exc) if isinstance(exc, ValidationError) else str(exc).splitlines()[0]
+        raise WeightsError(f"{str(path)!r} has corrupt ganzoo metadata ({detail}); re-export the weights") from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """``image_shape.0: Input should be greater than 0 (got -1)``: where, what, and the value found."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    got = error.get("input")
+    shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    return f"{where}: {error['msg'].removeprefix('Value error, ')}{shown}" if where else error["msg"] + shown
+
+
+def load_generator(path: Path | str, device: str | torch.device = "auto",
+                   registry: Registry | None = None) -> Generator:
+    """Rebuild a generator from a weights file, ready for ``generator.sample(n, seed=...)``: in
+    eval mode on ``device``, and in channels_last if it convolves (``use_sampling_layout``)."""
+    path = Path(path)
+    tensors, raw_metadata = read_safetensors(path, "weights file")
+    metadata = _parse_metadata(raw_metadata, path)
+    registry = registry or get_registry()
+    try:
+        registered = registry.get("variant", metadata.variant)
+    except UnknownNameError:
+        raise PluginError(f"{str(path)!r} needs variant {metadata.variant!r} from plugin {metadata.plugin!r} "
+                          f"(version {metadata.plugin_version}), which is not installed; "
+                          f"`pip install {metadata.plugin}` and try again") from None
+    spec, hint = registered.spec, other_version_hint(metadata, registered.plugin.version)
+    if spec.conditional and metadata.num_classes is None:
+        raise WeightsError(f"{str(path)!r} says it is unconditional (num_classes: null), but its variant "
+                           f"{metadata.variant!r} is conditional; the file's metadata is damaged or was edited: "
+                           "re-export the weights from the run that trained them")
+    try:
+        options = spec.config_model.model_validate(metadata.model_config_)
+    except ValidationError as exc:
+        detail = validation_problems(exc, spec.config_model, "model")
+        raise WeightsError(f"{str(path)!r}: its model config does not fit variant {metadata.variant!r} as installed "
+                           f"({detail}){hint or '; the metadata is damaged or was edited: re-export the weights'}") from None
+    try:
+        generator = spec.build_generator(options, metadata.image_shape, metadata.num_classes)
+    except GanzooError:
+        raise
+    except Exception as exc:
+        raise WeightsError(f"{str(path)!r}: variant {metadata.variant!r} could not be built from the "
+                           f"file's config ({type(exc).__name__}: {exc}); the file does not match the plugin") from None
+    if tuple(generator.latent_shape) != metadata.latent_shape:
+        raise WeightsError(f"{str(path)!r} says its latents are shaped {metadata.latent_shape}, but its variant "
+                           f"{metadata.variant!r} builds {tuple(generator.latent_shape)} from the file's config; "
+                           "the metadata is damaged or was edited: re-export the weights")
+    check_tensors_fit(generator, tensors, path, hint)
+    generator.load_state_dict(tensors, strict=True)
+    check_generator(generator, metadata.image_shape, what=f"variant {metadata.variant!r} ({metadata.plugin})",
+                    check_range=False)
+    check_finite_probe(generator, path)
+    device = device if isinstance(device, torch.device) else resolve_device(device)
+    return use_sampling_layout(generator.to(device).eval())
+
+
+@torch.no_grad()
+def check_finite_probe(generator: Generator, path: Path) -> None:
+    """Weights that load but generate NaN/Inf (huge values that overflow, BatchNorm statistics that
+    do not fit) would give black images and meaningless metrics; refuse them on a probe of
+    ``PROBE_LATENTS`` seeded latents, every class included. ``sample`` and ``evaluate`` also check
+    what they generate, for latents the probe did not try."""
+    rng = torch.Generator().manual_seed(0)
+    count = max(PROBE_LATENTS, min(generator.num_classes or 0, 1024))
+    latents = generator.sample_latents(count, generator=rng, device="cpu")
+    labels = None if generator.num_classes is None else torch.arange(count) % generator.num_classes
+    bad = count_nonfinite_images(generator.sample(count, latents=latents, labels=labels))
+    if bad:
+        raise WeightsError(f"{str(path)!r}: the generator makes NaN or Inf images from these weights ({bad} of "
+                           f"{count} probe images); they are from a diverged run or damaged, use an earlier checkpoint")
+
+
+def other_version_hint(metadata: GeneratorMetadata, installed: str) -> str:
+    """What to do when a file does not fit because its plugin changed since it was written: the
+    end of the error line, or "" when the versions agree (then the file itself is at fault)."""
+    if metadata.plugin_version == installed:
+        return ""
+    return (f"; it was written by {metadata.plugin} {metadata.plugin_version} and {installed} is installed: "
+            f"retrain it, or `pip install {metadata.plugin}=={metadata.plugin_version}` to use it")
+
+
+def check_tensors_fit(module: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path, hint: str = "") -> None:
+    """Names, shapes, dtypes and finiteness must match the freshly built module exactly, and
+    BatchNorm's running variances must be variances (not negative). ``hint`` replaces "damaged or
+    from another model" where the file's plugin version differs from the installed one."""
+    another_model = hint or "; the file is damaged or from another model"
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        parts = ([f"missing {_few(missing)}"] if missing else []) + ([f"unexpected {_few(extra)}"] if extra else [])
+        raise WeightsError(f"{str(path)!r} does not fit its variant: {'; '.join(parts)}{another_model}")
+    for name, reference in expected.items():
+        tensor = tensors[name]
+        if tensor.shape != reference.shape:
+            raise WeightsError(f"{str(path)!r}: tensor {name!r} has shape {tuple(tensor.shape)}, the model "
+                               f"needs {tuple(reference.shape)}{another_model}")
+        if tensor.dtype != reference.dtype:
+            raise WeightsError(f"{str(path)!r}: tensor {name!r} is {tensor.dtype}, the model needs "
+                               f"{reference.dtype}; re-export the weights")
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise WeightsError(f"{str(path)!r}: tensor {name!r} holds NaN or Inf values; "
+                               "these weights are from a diverged run, use an earlier checkpoint")
+        if name.endswith("running_var") and bool((tensor < 0).any()):
+            raise WeightsError(f"{str(path)!r}: tensor {name!r} holds negative variances (down to "
+                               f"{float(tensor.min()):.3g}); the file is damaged, use an earlier checkpoint")
+
+
+def _few(names: list[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
