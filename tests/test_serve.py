@@ -434,10 +434,21 @@ def test_ganzoo_serve_refuses_a_busy_port_a_missing_path_and_nothing_to_serve(ru
     assert "Traceback" not in busy.stderr + missing.stderr + empty.stderr
 
 
-def test_ganzoo_serve_warns_before_listening_beyond_this_machine(run_cli) -> None:  # noqa: ANN001
-    result = run_cli("serve", "--host", "192.0.2.1", "--port", str(_free_port()))  # TEST-NET-1: never this machine
-    assert result.stdout.startswith("warning: listening on 192.0.2.1, not 127.0.0.1: anyone who can reach")
-    assert result.returncode == 2 and "cannot listen on 192.0.2.1" in result.stderr
+def test_a_host_ganzoo_cannot_listen_on_is_one_error_line_and_no_warning(run_cli) -> None:  # noqa: ANN001
+    """The beyond-this-machine warning comes once the socket is bound; a host that is not this
+    machine's, or does not resolve, is one error line and nothing else."""
+    for host, problem in (("192.0.2.1", "cannot listen on 192.0.2.1"),  # TEST-NET-1: never this machine
+                          ("nonexistent.invalid", "--host 'nonexistent.invalid' is not an address of this machine")):
+        result = run_cli("serve", "--host", host, "--port", str(_free_port()))
+        assert result.returncode == 2 and result.stdout == "", result.stdout
+        assert problem in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_ganzoo_serve_warns_once_it_listens_beyond_this_machine(run_cli, tmp_path: Path) -> None:  # noqa: ANN001
+    (tmp_path / "empty").mkdir()  # nothing to serve: it stops right after binding, having warned
+    result = run_cli("serve", "empty", "--host", "0.0.0.0", "--port", str(_free_port()))
+    assert result.stdout.startswith("warning: listening on 0.0.0.0, not 127.0.0.1: anyone who can reach")
+    assert result.returncode == 2 and "no .safetensors files under 'empty'" in result.stderr
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("example.org")
 

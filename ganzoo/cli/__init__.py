@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
-from rich.console import Console
-from rich.markup import escape
-
+from ganzoo.cli.output import plain_console, say
 from ganzoo.errors import GanzooError, TrainingInterrupted
 from ganzoo.io.files import describe_os_error
 from ganzoo.version import __version__
@@ -27,6 +26,9 @@ SUBCOMMANDS = ("ganzoo.cli.train", "ganzoo.cli.sample", "ganzoo.cli.listing", "g
                "ganzoo.cli.evaluate", "ganzoo.cli.interpolate", "ganzoo.cli.serve", "ganzoo.cli.export")
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+"""What a shell reports for a program stopped by SIGPIPE (128 + 13): the reader of stdout went away
+(``ganzoo list | head -c 10``); nothing more is printed."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -53,32 +55,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # `train --nproc` relaunches it
-    console = Console(emoji=False)  # user text (paths, settings) may hold ":x:"
-    errors = Console(stderr=True, soft_wrap=True, emoji=False)
+    console, errors = plain_console(), plain_console(stderr=True)  # user text may hold "[x]" or ":x:"
     try:
-        return int(args.handler(args, console) or 0)
+        code = int(args.handler(args, console) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        return stdout_gone()
     except TrainingInterrupted as exc:
-        errors.print(f"[yellow]interrupted:[/] {escape(str(exc))}")
+        say(errors, str(exc), label="interrupted", style="yellow")
         return EXIT_INTERRUPTED
     except GanzooError as exc:
         if args.debug:
             traceback.print_exc()
-        errors.print(f"[red]error:[/] {escape(str(exc))}")
+        say(errors, str(exc), label="error", style="red")
         return EXIT_USER_ERROR
     except OSError as exc:  # the environment (a full disk, permissions, a path), not a bug
         if args.debug:
             traceback.print_exc()
-        errors.print(f"[red]error:[/] {escape(describe_os_error(exc))}")
+        say(errors, describe_os_error(exc), label="error", style="red")
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        errors.print("[yellow]interrupted[/]")
+        say(errors, "stopped by Ctrl+C", label="interrupted", style="yellow")
         return EXIT_INTERRUPTED
     except Exception as exc:
         if args.debug:
             traceback.print_exc()
-        errors.print(f"[red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc).splitlines()[0] if str(exc) else '')}; "
-                     "rerun with --debug for the traceback and report it")
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        say(errors, f"{type(exc).__name__}: {first}; rerun with --debug for the traceback and report it",
+            label="internal error", style="red")
         return 1
+
+
+def stdout_gone() -> int:
+    """The pipe on stdout closed: point stdout at /dev/null so that the interpreter's last flush
+    stays quiet, and exit as SIGPIPE would."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from rich.console import Console
 from ganzoo.bench.config import BenchConfig, SeedResult
 from ganzoo.bench.report import legend, metric_label, report_paths, rich_table, write_report
 from ganzoo.bench.runner import run_bench
+from ganzoo.cli.output import say
 from ganzoo.config import parse_set_items, validate_model
 from ganzoo.io.files import check_output_path
 from ganzoo.metrics.backbones import cache_dir
@@ -62,12 +63,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if not args.quiet:
             scores = ", ".join(f"{metric_label(key)} {value:.3g}" for key, value in result.final.items()
                                if key.endswith((".fid", ".classes_covered", ".cond_accuracy")))
-            console.print(f"  {variant} seed {result.seed}: {result.images:,} images in {result.train_seconds:.1f}s "
-                          f"({result.images_per_second:,.0f} img/s)" + (f"; {scores}" if scores else ""), soft_wrap=True)
+            say(console, f"  {variant} seed {result.seed}: {result.images:,} images in {result.train_seconds:.1f}s "
+                         f"({result.images_per_second:,.0f} img/s)" + (f"; {scores}" if scores else ""))
 
-    report = run_bench(config, callbacks=callbacks, note=None if args.quiet else console.print, on_run=finished)
+    report = run_bench(config, callbacks=callbacks, note=None if args.quiet else lambda line: say(console, line), on_run=finished)
     paths = write_report(report, config.out_dir)
     console.print(rich_table(report))
     console.print(legend(report))
-    console.print(f"report: {paths['json']}  {paths['markdown']}  {paths['plot']}", soft_wrap=True)
+    say(console, f"report: {paths['json']}  {paths['markdown']}  {paths['plot']}")
     return 0

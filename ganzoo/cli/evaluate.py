@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from ganzoo.cli.arguments import seed
+from ganzoo.cli.output import say
 from ganzoo.cli.sample import add_precision_argument, check_precision
 from ganzoo.core.options import DataConfig
 from ganzoo.core.registry import get_registry
@@ -83,16 +83,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
     result = evaluate(generator, dataset, args.metrics, backbones=args.backbone, num_samples=args.num,
                       num_real=args.num_real, seed=args.seed, split=data.split if data.name != "mnist-embedded"
                       else "test", baseline=not args.no_baseline, inception_weights=args.inception_weights,
-                      registry=registry, note=lambda line: errors.print(f"[yellow]note:[/] {escape(line)}"),
+                      registry=registry, note=lambda line: say(errors, line, label="note", style="yellow"),
                       truncation=args.truncation, precision=args.precision)
     result.protocol["weights"] = str(args.weights)
     console.print(results_table(result))
-    console.print(result.describe_protocol(), soft_wrap=True)
+    say(console, result.describe_protocol())
     result.write_json(out)
-    console.print(f"result: {out}", soft_wrap=True)
+    say(console, f"result: {out}")
     card = RunDirectory(args.weights.parent).model_card
     if update_metrics_section(card, evaluation_markdown(result)):
-        console.print(f"model card: {card} (metrics section updated)", soft_wrap=True)
+        say(console, f"model card: {card} (metrics section updated)")
     return 0
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
+from ganzoo.cli.output import say
 from ganzoo.generators.export import (
     EXTRA,
     SUFFIXES,
@@ -46,15 +46,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
     generator = load_generator(args.weights, device="cpu")
     export_generator(generator, metadata, args.format, args.out)
     size_mb = args.out.stat().st_size / 1e6
-    console.print(f"exported {metadata.variant} to {escape(str(args.out))} ({args.format}, {size_mb:.1f} MB)",
-                  soft_wrap=True)
+    say(console, f"exported {metadata.variant} to {args.out} ({args.format}, {size_mb:.1f} MB)")
     if args.no_check:
         return 0
     if onnxruntime_missing(args.format):
-        console.print(f"[yellow]note:[/] not checked: running the ONNX file needs onnxruntime; {escape(EXTRA)}",
-                      soft_wrap=True)
+        say(console, f"not checked: running the ONNX file needs onnxruntime; {EXTRA}", label="note", style="yellow")
         return 0
     difference = check_export(args.out, args.format, generator)
-    console.print(f"checked: its images match the generator's within {TOLERANCE:g} (largest difference "
-                  f"{difference:.1g})", soft_wrap=True)
+    say(console, f"checked: its images match the generator's within {TOLERANCE:g} (largest difference "
+                  f"{difference:.1g})")
     return 0

@@ -17,6 +17,7 @@ from einops import rearrange
 from rich.console import Console
 
 from ganzoo.cli.arguments import seed
+from ganzoo.cli.output import say
 from ganzoo.cli.sample import add_precision_argument, check_precision
 from ganzoo.core.sampling import seeded_rng
 from ganzoo.errors import ConfigError
@@ -62,8 +63,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                                 None if labels is None else labels.repeat_interleave(args.steps), args.weights,
                                 precision=args.precision),
                layout, args.out)
-    console.print(f"wrote {args.pairs} {args.mode} interpolations of {args.steps} steps to {args.out}",
-                  soft_wrap=True)
+    say(console, f"wrote {args.pairs} {args.mode} interpolations of {args.steps} steps to {args.out}")
     return 0
 
 

@@ -8,9 +8,9 @@ import argparse
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from ganzoo.cli.output import one_line, say
 from ganzoo.core.registry import get_registry
 
 TITLES = {"variant": "Variants", "loss": "Losses", "strategy": "Strategies", "dataset": "Datasets",
@@ -33,8 +33,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         table.add_column("description")
         for name in registry.names(kind):
             entry = registry.components[kind][name]
-            table.add_row(name, entry.plugin.distribution, entry.plugin.version, escape(entry.spec.description))
+            table.add_row(name, entry.plugin.distribution, entry.plugin.version, one_line(entry.spec.description))
         console.print(table)
     for problem in registry.problems:
-        console.print(f"[red]broken:[/] {escape(str(problem))}", soft_wrap=True)
+        say(console, str(problem), label="broken", style="red")
     return 0

@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 from rich.console import Console
-from rich.markup import escape
 
 from ganzoo.cli.arguments import seed
+from ganzoo.cli.output import plain_console, say
 from ganzoo.core.interfaces import Generator
 from ganzoo.core.sampling import SAMPLING_PRECISIONS, check_sampling_precision, seeded_inputs
 from ganzoo.errors import ConfigError
@@ -62,7 +62,7 @@ def check_precision(precision: str, device: str) -> None:
     resolved = resolve_device(device)
     check_sampling_precision(precision, resolved)
     if (note := precision_note(precision, resolved)) is not None:
-        Console(stderr=True, soft_wrap=True).print(f"[yellow]note:[/] {escape(note)}")
+        say(plain_console(stderr=True), note, label="note", style="yellow")
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -86,14 +86,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
     chunks = decode_in_chunks(generator, latents, labels, args.weights, precision=args.precision)
     if not as_grid:
         write_files(chunks, args.out)
-        console.print(f"wrote {num} PNG files to {args.out}/", soft_wrap=True)
+        say(console, f"wrote {num} PNG files to {args.out}/")
         return 0
     write_grid(chunks, layout, args.out)
     if args.grid_by_class:
-        console.print(f"wrote {generator.num_classes} rows (one per class) of {args.nrow} samples to {args.out}",
-                      soft_wrap=True)
+        say(console, f"wrote {generator.num_classes} rows (one per class) of {args.nrow} samples to {args.out}")
     else:
-        console.print(f"wrote a grid of {num} samples to {args.out}", soft_wrap=True)
+        say(console, f"wrote a grid of {num} samples to {args.out}")
     return 0
 
 

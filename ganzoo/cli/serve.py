@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
+from ganzoo.cli.output import say
 from ganzoo.errors import ConfigError
 
 DEFAULT_PATHS = [Path("runs")]
@@ -48,10 +48,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from ganzoo.serve.server import LOOPBACK_NAMES, bind_socket, is_loopback, serve_forever, url_of
 
     loopback = is_loopback(args.host)
-    if not loopback:
-        console.print(f"[yellow]warning:[/] listening on {escape(args.host)}, not 127.0.0.1: anyone who can reach "
-                      "this machine can use this server; leave out --host to keep it to this machine", soft_wrap=True)
     sock = bind_socket(args.host, args.port)  # before loading: a busy port should not wait for that
+    if not loopback:  # only once bound: a host that does not resolve is one error line, not a warning and one
+        say(console, f"listening on {args.host}, not 127.0.0.1: anyone who can reach this machine can use this "
+                     "server; leave out --host to keep it to this machine", label="warning", style="yellow")
     with sock:
         paths = args.paths or DEFAULT_PATHS
         catalogue = Catalogue.load(paths, device=args.device)
@@ -59,13 +59,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
             raise ConfigError(f"no .safetensors files under {', '.join(repr(str(p)) for p in paths)}; train one "
                               "first (`make demo` writes runs/demo/generator.safetensors)")
         for entry in catalogue:
-            state = f"[red]{escape(entry.error)}[/]" if entry.error else "ok"
-            console.print(f"  {escape(str(entry.path))}: {state}", soft_wrap=True)
+            say(console, f"  {entry.path}: {entry.error or 'ok'}")
         settings = ServeSettings(samples_per_second=args.rate, workers=args.workers,
                                  allowed_hosts=(*LOOPBACK_NAMES, args.host) if loopback else None)
         usable = sum(entry.error is None for entry in catalogue)
-        console.print(f"serving {usable} of {len(catalogue)} generators at {url_of(sock)} (Ctrl+C stops)",
-                      soft_wrap=True)
+        say(console, f"serving {usable} of {len(catalogue)} generators at {url_of(sock)} (Ctrl+C stops)")
         serve_forever(create_app(catalogue, settings), sock)
         console.print("stopped")
     return 0

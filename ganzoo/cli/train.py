@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 
 from ganzoo.cli.arguments import seed
+from ganzoo.cli.output import say
 from ganzoo.config import assign_nested, load_config_file, merge_layers, parse_set_items
 from ganzoo.errors import ConfigError
 from ganzoo.runtime.distributed import launch, launched_by_torchrun, session
@@ -116,11 +117,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return 0  # rank 0 reports
     progress = result.progress
     minutes, seconds = divmod(progress.elapsed_seconds, 60)
-    console.print(f"trained [bold]{plan.config.variant}[/] for {progress.global_step} steps "
+    say(console, f"trained {plan.config.variant} for {progress.global_step} steps "
                   f"({progress.images_seen:,} images, {progress.epoch} epochs) in {int(minutes)}m{seconds:04.1f}s "
-                  f"on {result.device}/{result.precision}: {format_stats(result.last_stats)}", soft_wrap=True)
-    console.print(f"generator: {result.generator_path}", soft_wrap=True)
+                  f"on {result.device}/{result.precision}: {format_stats(result.last_stats)}")
+    say(console, f"generator: {result.generator_path}")
     if not args.quiet:
-        console.print(f"samples: {result.out_dir / 'samples'}   loss curve: {result.out_dir / 'loss_curve.png'}   "
-                      f"resume with: ganzoo train --out {result.out_dir} --resume", soft_wrap=True)
+        say(console, f"samples: {result.out_dir / 'samples'}   loss curve: {result.out_dir / 'loss_curve.png'}   "
+                      f"resume with: ganzoo train --out {result.out_dir} --resume")
     return 0

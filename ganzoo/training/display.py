@@ -29,7 +29,7 @@ class ProgressDisplay(Callback):
     time budget, and elapsed time instead of an ETA under a time budget."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True)
+        self.console = console or Console(stderr=True, markup=False, emoji=False, highlight=False)
         self._progress: Progress | None = None
         self._task: TaskID | None = None
 
