@@ -12,6 +12,8 @@ import json
 import math
 import os
 import socket
+import tracemalloc
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -293,6 +295,27 @@ def test_truncated_idx_files_are_called_truncated(tmp_path: Path, mnist_bytes: d
     raw.write_bytes(images + b"\0")
     with pytest.raises(DataError, match="is corrupt: its header promises 10000 images"):
         read_idx(raw)
+
+
+def test_a_gzip_bomb_is_refused_without_unpacking_it(tmp_path: Path, mnist_bytes: dict[str, bytes]) -> None:
+    """A header promising MNIST's 7.8 MB, then 512 MiB of zeros in a 0.5 MB gzip: refused once
+    unpacking passes the promise, so memory stays near what the header says, not the bomb's size."""
+    bomb = tmp_path / "t10k-images-idx3-ubyte.gz"
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = bytes(2**24)
+    parts = [compressor.compress(mnist_bytes["t10k-images-idx3-ubyte"][:16])]
+    parts += [compressor.compress(zeros) for _ in range(32)]
+    bomb.write_bytes(b"".join([*parts, compressor.flush()]))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError) as raised:
+            read_idx(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert ("is corrupt: its header promises 10000 images of 28x28 (7,840,016 bytes), the file unpacks to more "
+            "than 7,840,016") in str(raised.value)
+    assert peak < 64 * 2**20, f"read_idx held {peak / 2**20:.0f} MiB for a 7.8 MB promise"
 
 
 def test_damaged_or_foreign_idx_files_are_named(tmp_path: Path, mnist_bytes: dict[str, bytes]) -> None:

@@ -26,6 +26,8 @@ _TYPE_NAMES = {0x09: "signed bytes", 0x0B: "16-bit integers", 0x0C: "32-bit inte
                0x0E: "doubles"}
 _GZIP_MAGIC = b"\x1f\x8b"
 REDOWNLOAD = "re-download it"
+GUNZIP_CHUNK = 4 * 2**20
+"""Bytes decompressed at a time."""
 
 
 def read_idx(path: Path) -> Tensor:
@@ -37,13 +39,14 @@ def read_idx(path: Path) -> Tensor:
     offset = 4 + 4 * len(shape)
     expected = offset + math.prod(shape)
     holds = "unpacks to" if raw.startswith(_GZIP_MAGIC) else "holds"
+    if len(data) > expected:  # unpacking stops one byte past the promise: a bomb is not unpacked whole
+        more = f"more than {expected:,}" if holds == "unpacks to" else f"{len(data):,}"
+        raise DataError(f"{shown} is corrupt: its header promises {describe_idx(shape)} ({expected:,} bytes), "
+                        f"the file {holds} {more}; {REDOWNLOAD}")
     if len(data) < expected or not complete:
         ends = "" if complete else " (its gzip stream ends early)"
         raise DataError(f"{shown} is truncated or corrupt{ends}: its header promises {describe_idx(shape)} "
                         f"({expected:,} bytes), the file {holds} {len(data):,}; {REDOWNLOAD}")
-    if len(data) > expected:
-        raise DataError(f"{shown} is corrupt: its header promises {describe_idx(shape)} ({expected:,} bytes), "
-                        f"the file {holds} {len(data):,}; {REDOWNLOAD}")
     return torch.frombuffer(bytearray(data[offset:]), dtype=torch.uint8).reshape(shape)
 
 
@@ -57,16 +60,35 @@ def describe_idx(shape: tuple[int, ...]) -> str:
 
 
 def _gunzip(raw: bytes, shown: str) -> tuple[bytes, bool]:
-    """The decompressed bytes, and whether the gzip stream was complete (with a matching CRC)."""
+    """The decompressed bytes, and whether the gzip stream was complete (with a matching CRC).
+
+    Decompressed a chunk at a time and never past what the header promises (plus one byte, to
+    tell a longer file): a gzip bomb's header cannot promise more than ``IDX_MAX_BYTES``, so it is
+    refused after at most that much memory, not after all it would unpack to."""
     decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    data = bytearray()
+    pending, limit = raw, IDX_MAX_BYTES + 1
     try:
-        data = decompressor.decompress(raw, IDX_MAX_BYTES)
+        while len(data) < limit and not decompressor.eof:
+            chunk = decompressor.decompress(pending, min(GUNZIP_CHUNK, limit - len(data)))
+            pending = decompressor.unconsumed_tail
+            if not chunk and not pending:
+                break  # the input ended before the stream did
+            data += chunk
+            if len(data) >= 4 + 4 * 4 and limit == IDX_MAX_BYTES + 1:  # the header is in: bound by it
+                limit = _promised_bytes(bytes(data[:4 + 4 * 4]), shown) + 1
     except zlib.error as exc:
         raise DataError(f"{shown} is a damaged gzip file ({exc}); {REDOWNLOAD}") from None
-    if decompressor.unconsumed_tail:
+    if len(data) > IDX_MAX_BYTES:
         raise DataError(f"{shown} unpacks to more than {IDX_MAX_BYTES // GiB} GiB, which no MNIST file does; "
                         "check that it is the right file")
-    return data, decompressor.eof
+    return bytes(data), decompressor.eof
+
+
+def _promised_bytes(header: bytes, shown: str) -> int:
+    """The size of the whole file an IDX header describes (checked as ``_header_shape`` checks it)."""
+    shape = _header_shape(header, shown)
+    return 4 + 4 * len(shape) + math.prod(shape)
 
 
 def _header_shape(data: bytes, shown: str) -> tuple[int, ...]:
