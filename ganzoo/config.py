@@ -172,10 +172,6 @@ class TrainConfig(StrictModel):
         return self
 
 
-IDENTITY_SECTIONS = ("variant", "model", "loss", "strategy", "data", "optimizer", "ema", "augment")
-"""Sections that define what is trained; a resumed run must not change them."""
-
-
 def load_config_file(path: Path) -> dict[str, Any]:
     """Read a TOML, YAML or JSON config file (UTF-8, checked by ``ganzoo.io.inputs``) into a plain dict."""
     text = read_input_text(path, "config file", error=ConfigError)
@@ -328,20 +324,3 @@ def _suggest_field(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
     if close:
         return f"; did you mean {close[0]!r}?"
     return f"; allowed: {', '.join(model.model_fields) or 'none'}"
-
-
-def describe_differences(saved: Mapping[str, Any], requested: Mapping[str, Any],
-                         sections: Iterable[str] = IDENTITY_SECTIONS) -> list[str]:
-    """Dotted names of settings in ``sections`` whose values differ between two configs."""
-    differences: list[str] = []
-
-    def walk(a: Any, b: Any, prefix: str) -> None:
-        if isinstance(a, Mapping) and isinstance(b, Mapping):
-            for key in sorted(set(a) | set(b)):
-                walk(a.get(key), b.get(key), f"{prefix}.{key}")
-        elif a != b:
-            differences.append(prefix)
-
-    for section in sections:
-        walk(saved.get(section), requested.get(section), section)
-    return differences

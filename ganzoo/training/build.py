@@ -29,6 +29,7 @@ from ganzoo.core.interfaces import (
 from ganzoo.core.options import DataConfig
 from ganzoo.core.registry import Registered, Registry, get_registry
 from ganzoo.errors import ConfigError, GanzooError, first_line
+from ganzoo.training.augment import Augmenter, augmentation_seed
 from ganzoo.training.plan import Choice, RunPlan
 
 if TYPE_CHECKING:
@@ -124,6 +125,28 @@ def build_adversary(plan: RunPlan, discriminator: Discriminator) -> Adversary:
 def build_strategy(plan: RunPlan) -> TrainingStrategy:
     """The plan's strategy (also how callers learn ``batches_per_step`` before a run)."""
     return _plugin_call(lambda: plan.strategy.spec.factory(plan.strategy.options), _named(plan.strategy))
+
+
+def build_augmenter(plan: RunPlan, game: Game | SoloGame, device: torch.device) -> Augmenter:
+    """The run's ``augment`` section as ``game.augment`` (left the identity without a policy); an
+    adaptive one watches D's outputs, which needs a loss whose outputs have a real/fake threshold."""
+    settings = plan.config.augment
+    augmenter = Augmenter([entry.spec.function for entry in plan.augmentations], device,
+                          augmentation_seed(plan.config.run.seed), probability=settings.start_probability,
+                          target=settings.target, adjust_every=settings.adjust_every,
+                          adjust_images=settings.adjust_images)
+    if not augmenter or not isinstance(game, Game):  # the plan allows a policy only with a discriminator
+        return augmenter
+    game.augment = augmenter
+    if augmenter.adaptive:
+        threshold = game.loss.real_fake_threshold
+        if threshold is None:
+            raise ConfigError(f"augment.target adapts to how often D scores augmented reals as real, and loss "
+                              f"{plan.config.loss.name if plan.config.loss else None!r} has no output value that "
+                              "separates real from fake; use a fixed augment.probability, or a loss such as "
+                              "non-saturating or hinge")
+        augmenter.watch(game.discriminator, threshold)
+    return augmenter
 
 
 def load_dataset(data: DataConfig, entry: Registered | None = None,

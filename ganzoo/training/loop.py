@@ -9,26 +9,24 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ganzoo.config import TrainConfig, describe_differences
 from ganzoo.core.callback import Callback, Progress
-from ganzoo.core.interfaces import Batch, Game, Generator, SoloGame
+from ganzoo.core.interfaces import Batch, Generator
 from ganzoo.data.dataset import epoch_order
 from ganzoo.errors import ConfigError, DivergenceError, GanzooError, PluginError, TrainingInterrupted, first_line
 from ganzoo.generators.weights import save_generator
 from ganzoo.runtime.devices import resolve_device
 from ganzoo.runtime.distributed import Cluster
-from ganzoo.runtime.precision import Precision, precision_note, resolve_precision
-from ganzoo.runtime.speed import choose_speed
-from ganzoo.training.augment import Augmenter, augmentation_seed
-from ganzoo.training.build import RunParts, build
+from ganzoo.runtime.precision import Precision
+from ganzoo.training.build import RunParts, build, build_augmenter
 from ganzoo.training.callbacks import CallbackList
+from ganzoo.training.checkpoint_schedule import CheckpointSchedule, Moment
 from ganzoo.training.checkpoints import load_checkpoint, restore_rng_states, save_checkpoint
 from ganzoo.training.divergence import (
     LR_FACTOR_ON_ROLLBACK,
@@ -41,6 +39,7 @@ from ganzoo.training.divergence import (
 from ganzoo.training.ema import GeneratorEMA
 from ganzoo.training.outputs import standard_callbacks
 from ganzoo.training.plan import RunPlan
+from ganzoo.training.resume import check_resumable
 from ganzoo.training.rundir import RunDirectory
 from ganzoo.training.runlock import locked_run_directory
 from ganzoo.training.statistics import StatTracker, Stopwatch, Throughput
@@ -82,14 +81,12 @@ def train(plan: RunPlan, *, callbacks: Sequence[Callback] = (), resume: bool = F
 
 def _train_in(run_dir: RunDirectory, plan: RunPlan, callbacks: Sequence[Callback], *, resume: bool, overwrite: bool,
               cluster: Cluster) -> RunResult:
-    notes = []
     device = cluster.local_device(resolve_device(plan.config.run.device))
-    saved = run_dir.config_to_resume(plan.config.variant) if resume else None
-    speed = choose_speed(plan.config, device, plan.variant.spec.speed_family, saved)
-    plan = replace(plan, config=speed.config)  # concrete options from here on, recorded in config.json
-    notes.append(f"speed {plan.config.run.speed}: {speed.describe()}")
-    if resume:
-        check_resumable(run_dir, plan)
+    saved = run_dir.config_to_resume(plan.config.variant) if resume else None  # read once, used twice below
+    ready = plan.for_device(device, saved)  # every device-dependent choice, made once
+    plan, notes = ready.plan, list(ready.notes)  # concrete options from here on, recorded in config.json
+    if saved is not None:
+        check_resumable(saved, plan, run_dir.root)
         if not run_dir.holds_run():  # stopped before its first checkpoint: the same seed gives the same run
             notes.append(f"{run_dir.root} has no checkpoint yet (the run stopped before its first one): "
                          "starting it again from step 0 with its saved settings")
@@ -98,15 +95,13 @@ def _train_in(run_dir: RunDirectory, plan: RunPlan, callbacks: Sequence[Callback
         if run_dir.holds_unfinished_start():
             notes.append(f"replacing the unfinished start in {run_dir.root} (it stopped before its first checkpoint)")
     fresh = not (resume and run_dir.holds_run())  # a new run, or a restart of one with no checkpoint
-    precision = Precision(device, resolve_precision(plan.config.run.precision, device))
-    if (slow := precision_note(precision.mode, device)) is not None:
-        notes.append(slow)
     seed_everything(plan.config.run.seed)
     parts = build(plan, device)
     if parts.dataset.note:
         notes.append(parts.dataset.note)  # its size in memory, or why it is streamed
     watchers = [*standard_callbacks(plan.config.run), *parts.callbacks, *callbacks] if cluster.is_main else []
-    run = TrainingRun(plan, parts, run_dir=run_dir, precision=precision, cluster=cluster, callbacks=watchers)
+    run = TrainingRun(plan, parts, run_dir=run_dir, precision=Precision(device, ready.precision), cluster=cluster,
+                      callbacks=watchers)
     if not fresh:
         run.restore_checkpoint(run_dir.checkpoint)
     if cluster.is_main:
@@ -115,45 +110,6 @@ def _train_in(run_dir: RunDirectory, plan: RunPlan, callbacks: Sequence[Callback
         run_dir.discard_partial_writes()
         run_dir.write_config(run.config_record)
     return run.fit(resumed=not fresh, notes=notes)
-
-
-RESUME_FIXED_RUN_SETTINGS = ("seed", "batch_size", "precision")
-"""``run`` settings that change the trajectory; the rest (epochs, budgets, logging, checkpoint and
-evaluation cadence, device, speed options) may change when a run is resumed."""
-
-
-SECTIONS_ADDED_LATER = ("ema", "augment")
-DATA_SETTINGS_FREE_ON_RESUME = ("stream", "memory_budget_mb", "workers", "cache_dir")
-"""How the data is held and read, not what it is: both paths give the same batches."""
-
-
-def check_resumable(run_dir: RunDirectory, plan: RunPlan) -> None:
-    """Refuse a resume that would not continue the same run, naming the first changed setting."""
-    saved = run_dir.config_to_resume(plan.config.variant)
-    for section in SECTIONS_ADDED_LATER:  # a run saved before they (or some of their settings) existed had them off
-        defaults = TrainConfig.model_fields[section].get_default().model_dump(mode="json")
-        saved[section] = {**defaults, **saved.get(section, {})}
-    requested = plan.to_dict()
-    for config in (saved, requested):
-        for key in DATA_SETTINGS_FREE_ON_RESUME:
-            config.get("data", {}).pop(key, None)
-    changed = describe_differences(saved, requested)
-    changed += [f"run.{key}" for key in RESUME_FIXED_RUN_SETTINGS
-                if saved.get("run", {}).get(key) != requested["run"].get(key)]
-    if changed:
-        first = changed[0]
-        was, now = _setting(saved, first), _setting(requested, first)
-        more = f" (and {len(changed) - 1} more: {', '.join(changed[1:4])})" if len(changed) > 1 else ""
-        raise ConfigError(f"cannot resume {str(run_dir.root)!r} with different settings: {first} was {was!r}, "
-                          f"now {now!r}{more}; resume with the original settings (epochs, budgets and logging "
-                          "may change), or start a new run with another --out")
-
-
-def _setting(config: dict[str, Any], dotted: str) -> Any:
-    value: Any = config
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
 
 
 class TrainingRun:
@@ -192,6 +148,8 @@ class TrainingRun:
         self.total_steps = self.settings.epochs * self.steps_per_epoch
         if self.settings.max_steps is not None:
             self.total_steps = min(self.total_steps, self.settings.max_steps)
+        self.checkpoints = CheckpointSchedule(self.settings, self.steps_per_epoch)
+        self.finite_at_step = -1  # the last step whose losses and gradients were checked finite
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -210,12 +168,11 @@ class TrainingRun:
                     optimizer = self.plan.config.optimizer
                     self.note(self.cluster.describe(self.settings.batch_size, optimizer.lr,
                                                     optimizer.d_lr or optimizer.lr))
-                if self.settings.on_divergence == "rollback" and not resumed:
-                    self.save_checkpoint()  # something to roll back to before the first periodic one
+                self.checkpoint_if_due("resume" if resumed else "start")
                 while True:
                     try:
                         self.train_until_budget(stop)
-                        self.save_checkpoint()  # refused (and rolled back) if G no longer makes finite images
+                        self.checkpoint_if_due("end")  # refused (and rolled back) if G no longer makes finite images
                         break
                     except DivergenceError as diverged:
                         self.roll_back(diverged)
@@ -235,7 +192,7 @@ class TrainingRun:
             for batches in self.batches_of_this_epoch():
                 self.train_step(batches)
                 if self.cluster.any(stop.requested is not None):  # every rank stops at the same step
-                    self.save_checkpoint()
+                    self.checkpoint_if_due("stop")
                     raise self.interrupted(stop)
             self.log()
             if self.progress.step_in_epoch < self.steps_per_epoch:
@@ -279,29 +236,19 @@ class TrainingRun:
         self.tracker.add(stats, self.progress.global_step, gradients_finite(modules, self.precision.mode))
         self.callbacks.on_step_end(self.view, stats)
         step = self.progress.global_step
-        if self.device.type == "cpu" or step % self.settings.log_every_steps == 0:
-            self.check_finite()  # free on the CPU; a sync on accelerators, so only when logging
         if step % self.settings.log_every_steps == 0:
-            self.log()
-        if self.step_checkpoint_due() and self.progress.step_in_epoch < self.steps_per_epoch:
-            self.save_checkpoint()  # at the epoch's last step it waits for the epoch's log rows (end_epoch)
+            self.log()  # checks the losses and gradients first: a sync on accelerators, so only when logging
+        elif self.device.type == "cpu":
+            self.check_finite()  # free on the CPU: a divergence stops the run at its own step
+        self.checkpoint_if_due("step")
 
     def end_epoch(self) -> None:
         self.check_generator_output()  # before the epoch's sample grid shows it
         self.progress.epoch += 1
         self.progress.step_in_epoch = 0
         self.progress.elapsed_seconds = self.clock.elapsed()
-        epoch = self.progress.epoch
-        self.callbacks.on_epoch_end(self.view, epoch)
-        every_epochs = self.settings.checkpoint_every_epochs
-        if (every_epochs and epoch % every_epochs == 0) or self.step_checkpoint_due():
-            self.save_checkpoint()
-
-    def step_checkpoint_due(self) -> bool:
-        """``run.checkpoint_every_steps``. A checkpoint is written after every log row of its step,
-        so a resumed run rewrites exactly the rows past it."""
-        every = self.settings.checkpoint_every_steps
-        return bool(every) and self.progress.global_step % every == 0
+        self.callbacks.on_epoch_end(self.view, self.progress.epoch)
+        self.checkpoint_if_due("epoch")
 
     # -- budgets, statistics, divergence -------------------------------------------------------
 
@@ -342,10 +289,15 @@ class TrainingRun:
                               f"of tensors with at least {', '.join(required)}; got {got}")
 
     def check_finite(self) -> None:
+        """Raise ``DivergenceError`` if a loss or gradient went NaN/Inf; at most once a step, since
+        reading the device's record syncs an accelerator (a step's statistics come in before it)."""
+        if self.finite_at_step == self.progress.global_step:
+            return
         step = self.tracker.diverged_at()
         if step is not None:
             raise divergence_error(step, self.precision.mode, float(self.parts.g_optimizer.param_groups[0]["lr"]),
                                    self.progress.rollbacks)
+        self.finite_at_step = self.progress.global_step
 
     @property
     def sampling_generator(self) -> Generator:
@@ -388,6 +340,11 @@ class TrainingRun:
 
     # -- checkpoints ---------------------------------------------------------------------------
 
+    def checkpoint_if_due(self, moment: Moment) -> None:
+        """Write ``checkpoints/last.safetensors`` when the schedule (``CheckpointSchedule``) says so."""
+        if self.checkpoints.due(moment, self.progress):
+            self.save_checkpoint()
+
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {"scalers": self.precision.state_dict(), "statistics": self.tracker.state_dict(),
                                  "last_logged": dict(self.last_stats)}  # what an epoch ending next will report
@@ -429,38 +386,16 @@ class TrainingRun:
             self.augmenter.load_state_dict(state["augment"])
         restore_rng_states(state["rng"])
         self.progress, self.tracker = progress, StatTracker(self.device, watched=self.game.required_statistics)
+        self.finite_at_step = -1  # the restored statistics are checked again
         if "statistics" in state:  # the log's window that was open at the checkpoint, so its mean is exact
             self.tracker.load_state_dict(state["statistics"])
         self.last_stats = dict(state.get("last_logged", {}))  # stopped on an epoch's last log step: its row
         self.throughput.reset(progress.images_seen)
 
-
     def _wrap(self, module: torch.nn.Module) -> Any:
         """A trained module as the step calls it: compiled (``run.compile``), inside DDP under a cluster."""
         return self.cluster.wrap(_maybe_compile(module, self.settings.compile), self.device,
                                  sync_batchnorm=self.settings.sync_batchnorm)
-
-
-def build_augmenter(plan: RunPlan, game: Game | SoloGame, device: torch.device) -> Augmenter:
-    """The run's ``augment`` section as ``game.augment`` (left the identity without a policy); an
-    adaptive one watches D's outputs, which needs a loss whose outputs have a real/fake threshold."""
-    settings = plan.config.augment
-    augmenter = Augmenter([entry.spec.function for entry in plan.augmentations], device,
-                          augmentation_seed(plan.config.run.seed), probability=settings.start_probability,
-                          target=settings.target, adjust_every=settings.adjust_every,
-                          adjust_images=settings.adjust_images)
-    if not augmenter or not isinstance(game, Game):  # the plan allows a policy only with a discriminator
-        return augmenter
-    game.augment = augmenter
-    if augmenter.adaptive:
-        threshold = game.loss.real_fake_threshold
-        if threshold is None:
-            raise ConfigError(f"augment.target adapts to how often D scores augmented reals as real, and loss "
-                              f"{plan.config.loss.name if plan.config.loss else None!r} has no output value that "
-                              "separates real from fake; use a fixed augment.probability, or a loss such as "
-                              "non-saturating or hinge")
-        augmenter.watch(game.discriminator, threshold)
-    return augmenter
 
 
 def _has_batchnorm(*modules: torch.nn.Module) -> bool:

@@ -1,16 +1,21 @@
-"""Resolve a run once: config layers + registry -> a frozen ``RunPlan``.
+"""Resolve a run once: config layers + registry -> a frozen ``RunPlan``, then for its device.
 
 A plan holds the validated config and, for every component it names, the registry entry (spec
 and plugin) and the options that component's config model accepted. Everything after this
 point (``build``, the training loop, ``config.json``, resume checks, ``ganzoo bench``) reads the
 plan; nothing looks a name up in the registry again.
+
+What depends on the device (the speed options ``run.speed`` leaves open, the precision mode) is
+settled by ``RunPlan.for_device``, once, when the loop knows its device: the loop resolves
+nothing else.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import torch
 from pydantic import BaseModel
 
 from ganzoo.config import TrainConfig, merge_layers, validate_model
@@ -18,6 +23,8 @@ from ganzoo.core.options import ComponentConfig, DataConfig, NoOptions
 from ganzoo.core.registry import Registered, Registry, get_registry
 from ganzoo.core.specs import StrategySpec, VariantSpec
 from ganzoo.errors import ConfigError
+from ganzoo.runtime.precision import precision_note, resolve_precision
+from ganzoo.runtime.speed import choose_speed
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,36 @@ class RunPlan:
         data["run"]["callbacks"] = [{"name": choice.name, "options": choice.options.model_dump(mode="json")}
                                     for choice in self.callbacks]
         return data
+
+    def for_device(self, device: torch.device, saved: dict[str, Any] | None = None) -> DevicePlan:
+        """This plan made concrete for ``device``: every speed option ``run.speed`` decides, the
+        precision mode, and the lines the run says about them at its start.
+
+        ``saved`` is the config of the run being resumed: the choices it recorded are kept
+        (``ganzoo.runtime.speed.choose_speed``), so a resumed run trains as it started.
+        """
+        speed = choose_speed(self.config, device, self.variant.spec.speed_family, saved)
+        precision = resolve_precision(speed.config.run.precision, device)
+        notes = [f"speed {speed.config.run.speed}: {speed.describe()}"]
+        if (slow := precision_note(precision, device)) is not None:
+            notes.append(slow)
+        return DevicePlan(replace(self, config=speed.config), device, precision, tuple(notes))
+
+
+@dataclass(frozen=True)
+class DevicePlan:
+    """A plan resolved for one device: what the loop trains, with nothing left to decide.
+
+    ``plan.config`` holds concrete speed options (``channels_last``, ``compile``, ``precision``,
+    ``optimizer.implementation``): exactly what ``config.json`` records and a resume compares.
+    ``precision`` is the mode that runs: ``run.precision`` with an ``"auto"`` that an older run
+    recorded resolved for ``device``.
+    """
+
+    plan: RunPlan
+    device: torch.device
+    precision: str
+    notes: tuple[str, ...]
 
 
 def make_plan(layers: list[dict[str, Any]], registry: Registry | None = None) -> RunPlan:
