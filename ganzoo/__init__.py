@@ -6,6 +6,8 @@ The user API::
     generator = ganzoo.load_generator("runs/mlp/generator.safetensors")
     images = generator.sample(64, seed=0)          # (64, C, H, W) in [-1, 1]
     result = ganzoo.evaluate(generator, "mnist-embedded", metrics=["fid", "coverage"])
+    request = ganzoo.EvaluationRequest(dataset="mnist-embedded", metrics="fid", num_samples=2000)
+    result = ganzoo.evaluate(generator, request)     # the same settings, checked before any work
     plan = ganzoo.make_plan([{"variant": "dcgan", "run": {"epochs": 1}}])
     ganzoo.train(plan)
     ganzoo.list_variants("*gan*")
@@ -25,10 +27,12 @@ from ganzoo.version import __version__
 
 if TYPE_CHECKING:
     from ganzoo.metrics.evaluate import evaluate
+    from ganzoo.metrics.request import EvaluationRequest
     from ganzoo.training.loop import train
     from ganzoo.training.plan import make_plan
 
-_LAZY = {"evaluate": "ganzoo.metrics.evaluate", "make_plan": "ganzoo.training.plan", "train": "ganzoo.training.loop"}
+_LAZY = {"evaluate": "ganzoo.metrics.evaluate", "EvaluationRequest": "ganzoo.metrics.request",
+         "make_plan": "ganzoo.training.plan", "train": "ganzoo.training.loop"}
 
 
 def __getattr__(name: str) -> Any:
@@ -45,5 +49,5 @@ def list_variants(pattern: str = "*") -> list[str]:
     return [name for name in get_registry().names("variant") if fnmatch.fnmatch(name, pattern)]
 
 
-__all__ = ["GanzooError", "__version__", "evaluate", "get_registry", "list_variants", "load_generator", "make_plan",
-           "train"]
+__all__ = ["EvaluationRequest", "GanzooError", "__version__", "evaluate", "get_registry", "list_variants",
+           "load_generator", "make_plan", "train"]

@@ -180,11 +180,11 @@ def test_rgb_eval_on_inception_features_caches_per_dataset_split_and_resolution(
 def test_rgb_digits_are_measured_by_both_backbones_by_default(rgb_run, fake_inception: SmallConvNet,
                                                               cache: Path) -> None:
     generator = ganzoo.load_generator(rgb_run.generator_path, device="cpu")
-    result = ganzoo.evaluate(generator, "mnist-embedded", "fid,coverage", num_samples=40, num_real=40,
+    result = ganzoo.evaluate(generator, "mnist-embedded", metrics="fid,coverage", num_samples=40, num_real=40,
                              cache_root=cache)
     assert {value.backbone for value in result.values} == {"mnist-classifier", "inception"}
     assert result.get("classes_covered", "mnist-classifier").value >= 1
-    grey = ganzoo.evaluate(generator, "mnist-embedded", "fid", backbones="inception", num_samples=40,
+    grey = ganzoo.evaluate(generator, "mnist-embedded", metrics="fid", backbones="inception", num_samples=40,
                            num_real=40, cache_root=cache, split="train")
     assert grey.protocol["backbones"]["inception"]["reference_cache"] == "hit"  # same data, split and size
 

@@ -132,6 +132,10 @@ def test_missing_fashion_mnist_offline_names_the_files_and_the_folder(tmp_path):
 def test_download_without_a_network_fails_in_one_line(tmp_path):
     with pytest.raises(DataError, match=r"^could not download FashionMNIST into .*no network.*put the IDX files"):
         load_dataset(DataConfig(name="fashion-mnist", root=tmp_path, download=True))
+    # MNIST takes the same path (ganzoo.data.dataset.load_idx_dataset), with its own advice
+    with pytest.raises(DataError, match=r"^could not download MNIST into .*no network.*copy the IDX files to "
+                                        r".*MNIST/raw or use the embedded data \(--dataset mnist-embedded\)$"):
+        load_dataset(DataConfig(name="mnist", root=tmp_path, split="test", download=True))
 
 
 # -- CIFAR-10 ------------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ def test_classifier_is_accurate_on_held_out_real_digits() -> None:
 
 
 def test_replaying_the_real_set_scores_perfectly(held_out: ImageDataset, cache: Path) -> None:
-    result = ganzoo.evaluate(ReplayGenerator(held_out.images), held_out, ["fid", "pr"],
+    result = ganzoo.evaluate(ReplayGenerator(held_out.images), held_out, metrics=["fid", "pr"],
                              backbones=["mnist-classifier"], num_samples=len(held_out), baseline=False)
     assert result.get("fid").value == pytest.approx(0.0, abs=1e-4)
     assert result.get("precision").value == 1.0 and result.get("recall").value == 1.0
@@ -85,7 +85,7 @@ def test_replaying_the_real_set_scores_perfectly(held_out: ImageDataset, cache: 
 def test_a_generator_that_emits_one_digit_covers_one_class(held_out: ImageDataset, cache: Path) -> None:
     assert held_out.labels is not None
     ones = held_out.images[held_out.labels == 1]
-    result = ganzoo.evaluate(ReplayGenerator(ones), held_out, "coverage", backbones="mnist-classifier",
+    result = ganzoo.evaluate(ReplayGenerator(ones), held_out, metrics="coverage", backbones="mnist-classifier",
                              num_samples=200)
     assert result.get("classes_covered").value == 1
     assert result.get("classes_covered").baseline == 10
@@ -97,7 +97,7 @@ def test_conditional_accuracy_tells_an_obedient_generator_from_one_that_shifts_l
         held_out: ImageDataset, cache: Path) -> None:
     assert held_out.labels is not None
     results = [ganzoo.evaluate(LabelledReplayGenerator(held_out.images, held_out.labels, offset), held_out,
-                               "coverage,accuracy", backbones="mnist-classifier", num_samples=200)
+                               metrics="coverage,accuracy", backbones="mnist-classifier", num_samples=200)
                for offset in (0, 1)]
     obedient, shifted = (result.get("cond_accuracy") for result in results)
     assert results[0].protocol["generated_labels"] == "balanced (i mod classes)"
@@ -107,9 +107,43 @@ def test_conditional_accuracy_tells_an_obedient_generator_from_one_that_shifts_l
     assert [result.get("classes_covered").value for result in results] == [10, 10]
 
 
+def test_a_request_is_checked_when_it_is_built() -> None:
+    """Each setting an evaluation cannot use is one ConfigError line that names it, before any
+    generator or data is touched; what is given as a string or a list is normalised."""
+    for settings, message in [
+        ({"metrics": "fid,sharpness"}, "unknown metric 'sharpness'; choose from fid, kid, is, pr, coverage, accuracy"),
+        ({"backbones": "resnet"}, "unknown backbone 'resnet'; choose from mnist-classifier, inception"),
+        ({"truncation": 1.5}, "truncation must lie in (0, 1] (got 1.5); 1 means no truncation"),
+        ({"metrics": "pr", "num_samples": 3}, "num_samples is 3, too few: precision/recall with k=3"),
+        ({"metrics": "pr", "num_real": 7}, "num_real is 7, too few"),
+        ({"device": "cpu", "precision": "fp16"}, "sampling precision 'fp16' is not available on cpu; use fp32 or bf16"),
+        ({"device": "tpu"}, "unknown device 'tpu'"),
+        ({"num_sample": 100}, "num_sample: unknown setting; did you mean 'num_samples'?"),
+        ({"batch_size": 0}, "batch_size: Input should be greater than 0 (got 0)"),
+        ({"seed": "three"}, "seed: Input should be a valid integer"),
+    ]:
+        with pytest.raises(ConfigError) as raised:
+            ganzoo.EvaluationRequest(**settings)
+        assert message in str(raised.value) and "\n" not in str(raised.value), settings
+    request = ganzoo.EvaluationRequest(metrics=" kid, fid,kid", backbones="inception", device="cpu")
+    assert request.metrics == ("kid", "fid") and request.backbones == ("inception",)
+    assert request.device == torch.device("cpu")
+
+
+def test_a_request_evaluates_as_its_settings_given_as_keywords(held_out: ImageDataset, cache: Path) -> None:
+    settings = {"metrics": "fid", "backbones": ["mnist-classifier"], "num_samples": 100, "seed": 2}
+    by_keywords = ganzoo.evaluate(ReplayGenerator(held_out.images), held_out, **settings)
+    request = ganzoo.EvaluationRequest(dataset=held_out, **settings)
+    by_request = ganzoo.evaluate(ReplayGenerator(held_out.images), request)
+    assert by_request.values == by_keywords.values
+    assert by_request.protocol["num_generated"] == 100 and by_request.protocol["seed"] == 2
+    with pytest.raises(TypeError, match="put them in the request"):
+        ganzoo.evaluate(ReplayGenerator(held_out.images), request, seed=3)
+
+
 def test_reference_statistics_are_cached_and_reused(held_out: ImageDataset, cache: Path) -> None:
     def run(num_real: int | None = None) -> ganzoo.metrics.EvaluationResult:
-        return ganzoo.evaluate(ReplayGenerator(held_out.images), held_out, "fid", backbones=["mnist-classifier"],
+        return ganzoo.evaluate(ReplayGenerator(held_out.images), held_out, metrics="fid", backbones=["mnist-classifier"],
                                num_samples=100, num_real=num_real)
 
     first = run()
@@ -131,7 +165,7 @@ def test_missing_inception_weights_are_one_line_and_evaluation_goes_on(held_out:
         load_backbone("inception", torch.device("cpu"))
     message = str(raised.value)
     assert "\n" not in message and INCEPTION_WEIGHTS_FILE in message and str(cache / "weights") in message
-    result = ganzoo.evaluate(ReplayGenerator(held_out.images), held_out, "fid,coverage", num_samples=100,
+    result = ganzoo.evaluate(ReplayGenerator(held_out.images), held_out, metrics="fid,coverage", num_samples=100,
                              baseline=False)
     assert result.notes == [message]
     assert {value.backbone for value in result.values} == {"mnist-classifier"}
@@ -156,7 +190,7 @@ class InceptionStandIn(nn.Module):
 def test_inception_backbone_wiring_with_a_stand_in(held_out: ImageDataset, cache: Path) -> None:
     stand_in = InceptionStandIn()
     backbone = InceptionBackbone(stand_in, torch.device("cpu"), fingerprint="stand-in")
-    result = ganzoo.evaluate(ReplayGenerator(held_out.images), held_out, "fid,is,pr,coverage",
+    result = ganzoo.evaluate(ReplayGenerator(held_out.images), held_out, metrics="fid,is,pr,coverage",
                              backbones=[backbone], num_samples=len(held_out), baseline=False)
     assert {(dtype, shape, tiled) for dtype, shape, tiled in stand_in.seen} == {(torch.uint8, (3, 16, 16), True)}
     assert result.get("fid", "inception").value == pytest.approx(0.0, abs=1e-4)

@@ -444,7 +444,7 @@ def digits() -> ImageDataset:
 def test_evaluation_refuses_nan_images_for_some_latents(digits: ImageDataset, tmp_path: Path) -> None:
     generator = ReplayGenerator(digits.images, nan_above=2.5)  # about 1 latent in 160
     with pytest.raises(WeightsError, match=r"the generator made NaN or Inf values in \d+ of samples 0\.\.499"):
-        ganzoo.evaluate(generator, digits, "fid", backbones="mnist-classifier", num_samples=1000, baseline=False,
+        ganzoo.evaluate(generator, digits, metrics="fid", backbones="mnist-classifier", num_samples=1000, baseline=False,
                         cache_root=tmp_path)
 
 
@@ -460,7 +460,7 @@ def test_too_few_samples_are_refused_before_the_weights_are_read(scene: Path, ca
     check_sample_counts(["fid"], 2, 4, baseline=True)
     with pytest.raises(ConfigError, match="the real set size is 6, too few"):
         ganzoo.evaluate(ReplayGenerator(torch.zeros(6, 1, 8, 8, dtype=torch.uint8)),
-                        ImageDataset("six", torch.zeros(6, 1, 8, 8, dtype=torch.uint8)), "pr", num_samples=10)
+                        ImageDataset("six", torch.zeros(6, 1, 8, 8, dtype=torch.uint8)), metrics="pr", num_samples=10)
 
 
 def test_no_usable_backbone_is_one_line_not_an_empty_table(scene: Path, capsys) -> None:
@@ -519,7 +519,7 @@ def test_metrics_nothing_can_measure_are_refused(scene: Path, capsys) -> None:
 
 
 def _evaluate(digits: ImageDataset, cache: Path) -> ganzoo.EvaluationResult:
-    return ganzoo.evaluate(ReplayGenerator(digits.images), digits, "fid", backbones="mnist-classifier",
+    return ganzoo.evaluate(ReplayGenerator(digits.images), digits, metrics="fid", backbones="mnist-classifier",
                            num_samples=32, cache_root=cache)
 
 
@@ -574,7 +574,7 @@ def test_a_cache_directory_that_cannot_be_written_is_refused_before_generating(d
     (tmp_path / "cache").write_text("a file where the cache directory should be")
     generator = ReplayGenerator(digits.images, nan_above=-math.inf)  # would fail loudly if it ever generated
     with pytest.raises(GanzooError, match="reference-statistics cache"):
-        ganzoo.evaluate(generator, digits, "fid", backbones="mnist-classifier", num_samples=32,
+        ganzoo.evaluate(generator, digits, metrics="fid", backbones="mnist-classifier", num_samples=32,
                         cache_root=tmp_path / "cache")
 
 

@@ -47,10 +47,12 @@ class Evaluator:
 
     def evaluate(self, generator: Generator, *, seed: int) -> dict[str, float]:
         from ganzoo.metrics.evaluate import evaluate
+        from ganzoo.metrics.request import EvaluationRequest
 
-        result = evaluate(generator, self.config.dataset, metrics=BENCH_GROUPS,
-                          num_samples=self.config.eval_samples, seed=seed, data_root=self.config.data_root,
-                          device=self.device, baseline=not self.protocol)  # the baseline once: it never changes
+        request = EvaluationRequest(dataset=self.config.dataset, data_root=self.config.data_root, metrics=BENCH_GROUPS,
+                                    num_samples=self.config.eval_samples, seed=seed, device=self.device,
+                                    baseline=not self.protocol)  # the baseline once: it never changes
+        result = evaluate(generator, request)
         values = {f"{value.backbone}.{value.name}": value.value for value in result.values}
         if not self.protocol:
             protocol = {key: value for key, value in result.protocol.items() if key != "seed"}

@@ -65,8 +65,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     if args.num > 1_000_000:
         raise ConfigError(f"--num must be at most 1000000 (got {args.num})")
-    from ganzoo.metrics.evaluate import evaluate, parse_metric_groups  # torchmetrics loads only for this command
+    from ganzoo.metrics.evaluate import evaluate  # torchmetrics loads only for this command
     from ganzoo.metrics.preflight import check_sample_counts
+    from ganzoo.metrics.request import EvaluationRequest, parse_metric_groups
 
     check_sample_counts(parse_metric_groups(args.metrics), args.num, args.num_real, baseline=not args.no_baseline,
                         names=("--num", "--num-real"))
@@ -80,11 +81,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
     data = real_data_config(args, generator.image_shape)
     dataset = load_dataset(data, registry=registry)
     errors = Console(stderr=True, soft_wrap=True, emoji=False)
-    result = evaluate(generator, dataset, args.metrics, backbones=args.backbone, num_samples=args.num,
-                      num_real=args.num_real, seed=args.seed, split=data.split if data.name != "mnist-embedded"
-                      else "test", baseline=not args.no_baseline, inception_weights=args.inception_weights,
-                      registry=registry, note=lambda line: say(errors, line, label="note", style="yellow"),
-                      truncation=args.truncation, precision=args.precision)
+    request = EvaluationRequest(dataset=dataset, split=data.split if data.name != "mnist-embedded" else "test",
+                                metrics=args.metrics, backbones=args.backbone, num_samples=args.num,
+                                num_real=args.num_real, baseline=not args.no_baseline, seed=args.seed,
+                                truncation=args.truncation, precision=args.precision,
+                                inception_weights=args.inception_weights)
+    result = evaluate(generator, request, note=lambda line: say(errors, line, label="note", style="yellow"))
     result.protocol["weights"] = str(args.weights)
     console.print(results_table(result))
     say(console, result.describe_protocol())

@@ -188,6 +188,12 @@ def truncation_threshold(psi: float) -> float:
     return float(torch.special.ndtri(torch.tensor((1.0 + psi) / 2.0, dtype=torch.float64)))
 
 
+def check_truncation(psi: float) -> None:
+    """Refuse, in one line, a truncation psi outside (0, 1] (NaN included)."""
+    if not 0.0 < psi <= 1.0:
+        raise ConfigError(f"truncation must lie in (0, 1] (got {psi}); 1 means no truncation")
+
+
 def truncate_latents(latents: Tensor, psi: float, *, generator: torch.Generator | None = None) -> Tensor:
     """The truncation trick (Brock et al. 2019): every latent entry outside the central ``psi`` of
     the prior's probability mass, |z| > t with t = ``truncation_threshold(psi)``, is redrawn
@@ -201,8 +207,7 @@ def truncate_latents(latents: Tensor, psi: float, *, generator: torch.Generator 
     trades variety for fidelity. This is the one definition: ``Generator.sample(truncation=)``,
     ``ganzoo sample --truncation``, ``ganzoo eval --truncation`` and ``ganzoo serve`` use it.
     """
-    if not 0.0 < psi <= 1.0:
-        raise ConfigError(f"truncation must lie in (0, 1] (got {psi}); 1 means no truncation")
+    check_truncation(psi)
     if psi == 1.0:
         return latents
     outside = latents.abs() > truncation_threshold(psi)

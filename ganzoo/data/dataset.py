@@ -9,7 +9,7 @@ in memory.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -151,24 +151,57 @@ def load_embedded_mnist(config: DataConfig) -> ImageDataset:
     return prepare(ImageDataset("mnist-embedded", images, labels, MNIST_CLASSES), config)
 
 
+@dataclass(frozen=True)
+class IdxSource:
+    """A dataset published the way MNIST is: per split, an images and a labels IDX file (raw or
+    gzipped, named as ``MNIST_FILES`` says) in ``ROOT/<torchvision_class>/raw``, where that
+    torchvision class downloads them. What differs between MNIST and Fashion-MNIST is here;
+    ``load_idx_dataset`` is the rest."""
+
+    name: str
+    """The dataset's registered name (``mnist``); its splits are ``mnist-train``, ``mnist-test``."""
+    torchvision_class: str
+    """The torchvision class that downloads it, whose name is also its folder under the data root."""
+    class_names: list[str]
+    not_found: Callable[[Path, str], str]
+    """The one-line message when a split's files are missing, from the data root and the split."""
+    download_fix: Callable[[Path], str]
+    """What to do by hand when the download fails, from the data root."""
+
+
+MNIST_SOURCE = IdxSource(
+    "mnist", "MNIST", MNIST_CLASSES,
+    not_found=lambda root, split: (
+        f"MNIST not found under {str(root)!r} (no {' and '.join(MNIST_FILES[split])}[.gz] in {root}/MNIST/raw); "
+        f"add --download, put the IDX files in {root}/MNIST/raw, or use --dataset mnist-embedded"),
+    download_fix=lambda root: f"copy the IDX files to {root}/MNIST/raw or use the embedded data "
+                              "(--dataset mnist-embedded)")
+
+
 def load_mnist(config: DataConfig) -> ImageDataset:
     """Full MNIST in torchvision's layout (``ROOT/MNIST/raw``, raw or gzipped), optionally downloaded there.
 
     The files are read and checked here rather than by torchvision, which reports a truncated
     or gzipped-only copy as "not found".
     """
-    require_split("mnist", config, ("train", "test"))
+    return prepare(load_idx_dataset(config, MNIST_SOURCE), config)
+
+
+def load_idx_dataset(config: DataConfig, source: IdxSource) -> ImageDataset:
+    """The split ``config`` asks for of ``source``, as its files hold it (the caller prepares it):
+    found under the data root, downloaded there first with ``--download`` when missing (nothing
+    touches the network otherwise), read and checked by ``read_mnist``."""
+    require_split(source.name, config, tuple(MNIST_FILES))
     root = data_root(config)
-    paths = mnist_paths(root, config.split)
+    paths = mnist_paths(root, config.split, source.torchvision_class)
     if paths is None and config.download:
-        _download_mnist(root)
-        paths = mnist_paths(root, config.split)
+        download_with_torchvision(source.torchvision_class, root, source.download_fix(root),
+                                  train=config.split == "train")
+        paths = mnist_paths(root, config.split, source.torchvision_class)
     if paths is None:
-        names = " and ".join(MNIST_FILES[config.split])
-        raise DataError(f"MNIST not found under {str(root)!r} (no {names}[.gz] in {root}/MNIST/raw); add --download, "
-                        f"put the IDX files in {root}/MNIST/raw, or use --dataset mnist-embedded")
+        raise DataError(source.not_found(root, config.split))
     images, labels = read_mnist(*paths)
-    return prepare(ImageDataset(f"mnist-{config.split}", images, labels, MNIST_CLASSES), config)
+    return ImageDataset(f"{source.name}-{config.split}", images, labels, source.class_names)
 
 
 def data_root(config: DataConfig) -> Path:
@@ -220,7 +253,3 @@ def download_with_torchvision(class_name: str, root: Path, fix: str, **options: 
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"could not download {class_name} into {str(root)!r} (no network?): {reason}; {fix}") from None
 
-
-def _download_mnist(root: Path) -> None:
-    download_with_torchvision("MNIST", root, f"copy the IDX files to {root}/MNIST/raw or use the embedded data "
-                                             "(--dataset mnist-embedded)")

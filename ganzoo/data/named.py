@@ -20,12 +20,12 @@ from ganzoo.data.celeba import CELEBA_FOLDER, celeba_layout, celeba_present, cel
 from ganzoo.data.cifar import read_batch, read_class_names
 from ganzoo.data.dataset import (
     MNIST_FILES,
+    IdxSource,
     ImageDataset,
     data_root,
     download_with_torchvision,
-    mnist_paths,
+    load_idx_dataset,
     prepare,
-    read_mnist,
     require_split,
 )
 from ganzoo.data.files import StreamingImageDataset, load_image_files
@@ -40,22 +40,18 @@ CIFAR_FILES = {"train": [f"data_batch_{number}" for number in range(1, 6)], "tes
 CIFAR_META = "batches.meta"
 
 
+FASHION_MNIST_SOURCE = IdxSource(
+    "fashion-mnist", FASHION_MNIST_FOLDER, FASHION_MNIST_CLASSES,
+    not_found=lambda root, split: (
+        f"Fashion-MNIST's {split} split is not under {str(root)!r}: expected "
+        f"{' and '.join(f'{name}.gz' for name in MNIST_FILES[split])} (gzipped or not) in "
+        f"{root / FASHION_MNIST_FOLDER / 'raw'}; put them there, or add --download"),
+    download_fix=lambda root: f"put the IDX files in {root / FASHION_MNIST_FOLDER / 'raw'}")
+
+
 def load_fashion_mnist(config: DataConfig) -> ImageDataset:
     """Fashion-MNIST (Zalando, 28x28 grey, ten clothing classes): ``ROOT/FashionMNIST/raw``, IDX, raw or gzipped."""
-    require_split("fashion-mnist", config, ("train", "test"))
-    root = data_root(config)
-    paths = mnist_paths(root, config.split, FASHION_MNIST_FOLDER)
-    folder = root / FASHION_MNIST_FOLDER / "raw"
-    if paths is None and config.download:
-        download_with_torchvision("FashionMNIST", root, f"put the IDX files in {folder}", train=config.split == "train")
-        paths = mnist_paths(root, config.split, FASHION_MNIST_FOLDER)
-    if paths is None:
-        names = " and ".join(f"{name}.gz" for name in MNIST_FILES[config.split])
-        raise DataError(f"Fashion-MNIST's {config.split} split is not under {str(root)!r}: expected {names} "
-                        f"(gzipped or not) in {folder}; put them there, or add --download")
-    images, labels = read_mnist(*paths)
-    dataset = ImageDataset(f"fashion-mnist-{config.split}", images, labels, FASHION_MNIST_CLASSES)
-    return _prepared_within_budget(dataset, config)
+    return _prepared_within_budget(load_idx_dataset(config, FASHION_MNIST_SOURCE), config)
 
 
 def load_cifar10(config: DataConfig) -> ImageDataset:

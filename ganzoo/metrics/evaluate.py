@@ -17,17 +17,16 @@ import torchmetrics
 from torch import Tensor
 
 from ganzoo.core.contracts import count_nonfinite_images
-from ganzoo.core.interfaces import Generator
+from ganzoo.core.interfaces import Generator, TrainingImages
 from ganzoo.core.options import DataConfig
 from ganzoo.core.registry import Registry, get_registry
 from ganzoo.core.sampling import check_sampling_precision, decode_batch, truncate_latents
 from ganzoo.data.dataset import MNIST_CLASSES, ImageDataset, prepare, to_uint8
-from ganzoo.errors import ConfigError, WeightsError
+from ganzoo.errors import WeightsError
 from ganzoo.io.files import check_output_path
 from ganzoo.metrics import coverage as coverage_metrics
 from ganzoo.metrics import feature_metrics, precision_recall
-from ganzoo.metrics.backbones import BACKBONES, Backbone, BackboneUnavailable, Embedding, cache_dir, load_backbone
-from ganzoo.metrics.catalogue import METRIC_GROUPS
+from ganzoo.metrics.backbones import Backbone, BackboneUnavailable, Embedding, cache_dir, load_backbone
 from ganzoo.metrics.preflight import (
     check_backbones_suit,
     check_evaluable_shape,
@@ -36,97 +35,109 @@ from ganzoo.metrics.preflight import (
     check_sample_counts,
 )
 from ganzoo.metrics.reference import Reference, load_reference
-from ganzoo.metrics.result import DEFAULT_METRICS, DEFAULT_NUM_SAMPLES, EvaluationResult, MetricValue
-from ganzoo.runtime.devices import resolve_device
+from ganzoo.metrics.request import EvaluationRequest, to_request
+from ganzoo.metrics.result import EvaluationResult, MetricValue
 from ganzoo.version import __version__
 
 Values = dict[str, tuple[float, float | None]]
 
 
-def evaluate(generator: Generator, dataset: ImageDataset | str = "mnist-embedded",
-             metrics: Sequence[str] | str = DEFAULT_METRICS, *,
-             backbones: Sequence[str | Backbone] | str | None = None,
-             num_samples: int = DEFAULT_NUM_SAMPLES, num_real: int | None = None, seed: int = 0,
-             split: str | None = None, data_root: Path | None = None, baseline: bool = True,
-             inception_weights: Path | None = None, cache_root: Path | None = None, batch_size: int = 500,
-             device: str | torch.device | None = None, registry: Registry | None = None,
-             note: Callable[[str], None] | None = None, truncation: float = 1.0,
-             precision: str = "fp32") -> EvaluationResult:
-    """Evaluate ``generator`` against ``dataset`` (an ``ImageDataset`` or a registered dataset name).
+def evaluate(generator: Generator, request: EvaluationRequest | TrainingImages | str | None = None, *,
+             registry: Registry | None = None, note: Callable[[str], None] | None = None,
+             **settings: Any) -> EvaluationResult:
+    """Evaluate ``generator`` as ``request`` says: an ``EvaluationRequest``, or the real data (an
+    ``ImageDataset`` or a registered dataset name; ``mnist-embedded`` when left out) with the
+    request's other fields as keywords, ``evaluate(generator, "mnist-embedded", metrics=["fid"])``.
 
     ``metrics`` picks groups from ``fid, kid, is, pr, coverage, accuracy``; ``backbones`` defaults
     to ``mnist-classifier`` and ``inception`` for MNIST-like data (classes the digits 0-9, grey or
     RGB), ``inception`` otherwise (CIFAR-10, CelebA, Fashion-MNIST, image folders), where the
     classifier is refused. A backbone whose weights are missing is skipped with a one-line note
-    (passed to ``note`` too).
+    (passed to ``note`` too). ``registry`` resolves a dataset name (the installed plugins' by default).
     Everything that would make the result impossible or meaningless is refused before any image
-    is generated (``ganzoo.metrics.preflight``: too few samples, a shape real data cannot match,
-    no usable backbone or metric, an unwritable cache), and so are generated NaN/Inf images.
+    is generated (the request when it is built, then ``ganzoo.metrics.preflight``: too few samples,
+    a shape real data cannot match, no usable backbone or metric, an unwritable cache), and so are
+    generated NaN/Inf images.
     ``truncation`` < 1 evaluates truncated samples (``ganzoo.core.sampling.truncate_latents``) and is
     recorded in the protocol; so is a ``precision`` other than fp32 (``bf16``: the samples are
     generated under autocast, ``ganzoo.core.sampling.SAMPLING_PRECISIONS``), as ``sampling_precision``.
     """
-    truncate_latents(torch.zeros(0), truncation)  # an out-of-range psi is refused before any work
-    groups = parse_metric_groups(metrics)
-    check_sample_counts(groups, num_samples, num_real, baseline=baseline)
+    request = to_request(request, settings)
+    groups = request.metrics
     check_evaluable_shape(generator.image_shape)
-    device = resolve_device(device) if isinstance(device, str) else (device or generator.device)
+    device = generator.device if request.device is None else request.device
     generator = generator.to(device)
-    check_sampling_precision(precision, device)
-    real, split = _real_dataset(dataset, generator, split, data_root, registry)
-    num_reference = len(real) if num_real is None else min(num_real, len(real))
-    check_sample_counts(groups, num_samples, num_reference, baseline=baseline,
+    check_sampling_precision(request.precision, device)
+    real, split = _real_dataset(request, generator, registry)
+    num_reference = len(real) if request.num_real is None else min(request.num_real, len(real))
+    check_sample_counts(groups, request.num_samples, num_reference, baseline=request.baseline,
                         names=("num_samples", "the real set size"))
     is_mnist = real.class_names == MNIST_CLASSES  # grey or RGB: the classifier reads RGB digits as grey
-    chosen = _choose_backbones(backbones, is_mnist)
+    chosen = _choose_backbones(request.backbones, is_mnist)
     check_backbones_suit([b if isinstance(b, str) else b.name for b in chosen], is_mnist, real.name)
-    ready, notes = _load_backbones(chosen, device, inception_weights)
+    ready, notes = _load_backbones(chosen, device, request.inception_weights)
     check_measurable(groups, is_mnist and any(b.has_classes for b in ready), generator.num_classes is not None)
-    check_output_path((cache_root or cache_dir()) / "reference", "the reference-statistics cache", kind="directory")
+    check_output_path((request.cache_root or cache_dir()) / "reference", "the reference-statistics cache",
+                      kind="directory")
     for line in notes:
         if note:
             note(line)
-    fakes, requested = generate_uint8(generator, num_samples, seed=seed, batch_size=batch_size, truncation=truncation,
-                                      precision=precision)
+    fakes, requested = generate_uint8(generator, request.num_samples, seed=request.seed,
+                                      batch_size=request.batch_size, truncation=request.truncation,
+                                      precision=request.precision)
+    values, details, backbone_protocol = _measure(request, ready, real, split, fakes, requested, is_mnist)
+    protocol = _protocol(request, backbone_protocol, real.name, split, num_reference, generator,
+                         balanced=requested is not None, device=device)
+    return EvaluationResult(values, protocol, details, notes)
 
+
+def _measure(request: EvaluationRequest, backbones: Sequence[Backbone], real: TrainingImages, split: str,
+             fakes: Tensor, requested: Tensor | None,
+             is_mnist: bool) -> tuple[list[MetricValue], dict[str, Any], dict[str, Any]]:
+    """The request's metrics of ``fakes`` on each backbone, beside the real-vs-real baselines;
+    the per-backbone details, and what the protocol records of each backbone."""
+    groups = request.metrics
     values: list[MetricValue] = []
     details: dict[str, Any] = {}
     backbone_protocol: dict[str, Any] = {}
-    for backbone in ready:
-        reference = load_reference(real, split, backbone, num_real=num_real, batch_size=batch_size, root=cache_root)
-        fake = backbone.embed(fakes, batch_size)
+    for backbone in backbones:
+        reference = load_reference(real, split, backbone, num_real=request.num_real, batch_size=request.batch_size,
+                                   root=request.cache_root)
+        fake = backbone.embed(fakes, request.batch_size)
         name = backbone.name
-        measured = compute_metrics(groups, backbone, reference.embedding, reference.labels, fake, requested, seed,
-                                   details.setdefault(name, {}), is_mnist)
-        baselines = real_vs_real(groups, backbone, reference, seed, is_mnist) if baseline else {}
+        measured = compute_metrics(groups, backbone, reference.embedding, reference.labels, fake, requested,
+                                   request.seed, details.setdefault(name, {}), is_mnist)
+        baselines = real_vs_real(groups, backbone, reference, request.seed, is_mnist) if request.baseline else {}
         for metric, (value, std) in measured.items():
             values.append(MetricValue(metric, name, value, baselines.get(metric, (None,))[0], std))
         backbone_protocol[name] = {"fingerprint": backbone.fingerprint, "feature_dim": int(fake.features.shape[1]),
                                    "reference_cache": reference.cache, "reference_file": str(reference.path)}
+    return values, details, backbone_protocol
+
+
+def _protocol(request: EvaluationRequest, backbones: dict[str, Any], real_name: str, split: str,
+              num_reference: int, generator: Generator, *, balanced: bool, device: torch.device) -> dict[str, Any]:
+    """How the numbers were measured, as the result records it; truncation and a precision other
+    than fp32 only when used, so a plain evaluation's protocol stays what it always was."""
     protocol = {
-        "backbones": backbone_protocol, "metrics": list(groups),
-        "num_generated": num_samples, "num_real": num_reference,
-        "real_dataset": real.name, "real_split": split, "resolution": list(generator.image_shape),
-        "seed": seed, "generated_labels": "balanced (i mod classes)" if requested is not None else None,
+        "backbones": backbones, "metrics": list(request.metrics),
+        "num_generated": request.num_samples, "num_real": num_reference,
+        "real_dataset": real_name, "real_split": split, "resolution": list(generator.image_shape),
+        "seed": request.seed, "generated_labels": "balanced (i mod classes)" if balanced else None,
         "quantisation": "generated images rounded to uint8, like the real ones",
         "baseline": (f"real vs real: two disjoint halves of the {num_reference} real samples"
-                     if baseline else None),
+                     if request.baseline else None),
         "precision_recall_k": precision_recall.DEFAULT_K, "kid_subsets": feature_metrics.KID_SUBSETS,
         "kid_subset_size": feature_metrics.KID_SUBSET_SIZE, "is_splits": feature_metrics.IS_SPLITS,
         "coverage_threshold": coverage_metrics.COVERED_SHARE, "device": str(device),
         "ganzoo_version": __version__, "torchmetrics_version": torchmetrics.__version__,
         "torch_version": torch.__version__,
     }
-    if truncation < 1.0:
-        protocol["truncation"] = truncation
-    if precision != "fp32":
-        protocol["sampling_precision"] = precision
-    return EvaluationResult(values, protocol, details, notes)
-
-
-def parse_metric_groups(metrics: Sequence[str] | str) -> list[str]:
-    """``"fid,kid"`` or ``["fid", "kid"]`` -> the metric groups, checked against ``METRIC_GROUPS``."""
-    return _parse_list(metrics, METRIC_GROUPS, "metric")
+    if request.truncation < 1.0:
+        protocol["truncation"] = request.truncation
+    if request.precision != "fp32":
+        protocol["sampling_precision"] = request.precision
+    return protocol
 
 
 def _load_backbones(chosen: Sequence[str | Backbone], device: torch.device,
@@ -215,37 +226,27 @@ def generate_uint8(generator: Generator, n: int, *, seed: int, batch_size: int =
     return fakes, labels
 
 
-def _real_dataset(dataset: ImageDataset | str, generator: Generator, split: str | None, data_root: Path | None,
-                  registry: Registry | None) -> tuple[ImageDataset, str]:
+def _real_dataset(request: EvaluationRequest, generator: Generator,
+                  registry: Registry | None) -> tuple[TrainingImages, str]:
     """The real images at the generator's resolution and channels, and the split they come from."""
     channels, height, _ = generator.image_shape
     config = DataConfig(image_size=height, channels=channels)  # check_evaluable_shape made sure it can be
+    dataset, split = request.dataset, request.split
     if isinstance(dataset, str):
-        config = config.model_copy(update={"name": dataset, "root": data_root, "split": split or "train"})
+        config = config.model_copy(update={"name": dataset, "root": request.data_root, "split": split or "train"})
         spec = (registry or get_registry()).dataset(dataset)
         real = spec.factory(config)
-    else:
-        real = dataset if dataset.image_shape == generator.image_shape else prepare(dataset, config)
+    elif isinstance(dataset, ImageDataset) and dataset.image_shape != generator.image_shape:
+        real = prepare(dataset, config)
+    else:  # already at the generator's shape, or streamed (check_same_shape refuses another shape)
+        real = dataset
     check_same_shape(generator.image_shape, real.image_shape, "the generator", f"the real data ({real.name})")
     recorded_split = "test" if real.name == "mnist-embedded" else (split or "unspecified")
     return real, recorded_split
 
 
-def _choose_backbones(backbones: Sequence[str | Backbone] | str | None, is_mnist: bool) -> list[str | Backbone]:
-    """Names or ready ``Backbone`` objects; by default both backbones for MNIST, Inception otherwise."""
+def _choose_backbones(backbones: Sequence[str | Backbone] | None, is_mnist: bool) -> list[str | Backbone]:
+    """The request's backbones; by default both backbones for MNIST, Inception otherwise."""
     if backbones is None:
         return ["mnist-classifier", "inception"] if is_mnist else ["inception"]
-    if isinstance(backbones, str):
-        return list(_parse_list(backbones, BACKBONES, "backbone"))
-    objects = [b for b in backbones if isinstance(b, Backbone)]
-    names = [b for b in backbones if isinstance(b, str)]
-    return [*objects, *(_parse_list(names, BACKBONES, "backbone") if names or not objects else [])]
-
-
-def _parse_list(value: Sequence[str] | str, allowed: Sequence[str], kind: str) -> list[str]:
-    items = [item.strip() for item in (value.split(",") if isinstance(value, str) else value) if item.strip()]
-    unknown = [item for item in items if item not in allowed]
-    if unknown or not items:
-        raise ConfigError(f"unknown {kind} {', '.join(map(repr, unknown)) or '(none given)'}; "
-                          f"choose from {', '.join(allowed)}")
-    return list(dict.fromkeys(items))
+    return list(backbones)

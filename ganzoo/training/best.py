@@ -40,11 +40,14 @@ class BestCheckpoint(Callback):
     def evaluate(self, run: TrainingRunView, epoch: int) -> bool:
         """Measure ``run.eval_metric`` now, log it, and return True when it is the best value so far."""
         from ganzoo.metrics.evaluate import evaluate  # torchmetrics loads only when a run evaluates
+        from ganzoo.metrics.request import EvaluationRequest
 
         settings = run.settings
         metric = METRICS[settings.eval_metric]
-        result = evaluate(run.sampling_generator, run.parts.dataset, [metric.group], backbones=[settings.eval_backbone],
-                          num_samples=settings.eval_num_samples, seed=settings.seed, baseline=False)
+        request = EvaluationRequest(dataset=run.parts.dataset, metrics=[metric.group],
+                                    backbones=[settings.eval_backbone], num_samples=settings.eval_num_samples,
+                                    seed=settings.seed, baseline=False)
+        result = evaluate(run.sampling_generator, request)
         try:
             value = result.get(metric.name, settings.eval_backbone).value
         except KeyError:
