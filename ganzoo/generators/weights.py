@@ -20,7 +20,7 @@ from ganzoo.core.contracts import check_generator, count_nonfinite_images
 from ganzoo.core.interfaces import Generator
 from ganzoo.core.registry import PluginInfo, Registry, get_registry
 from ganzoo.core.sampling import use_sampling_layout
-from ganzoo.errors import GanzooError, PluginError, UnknownNameError, WeightsError
+from ganzoo.errors import PluginError, UnknownNameError, WeightsError, contain_plugin_errors
 from ganzoo.io.safe_state import read_safetensors, read_safetensors_metadata, save_safetensors
 from ganzoo.runtime.devices import resolve_device
 from ganzoo.version import __version__
@@ -137,13 +137,9 @@ def load_generator(path: Path | str, device: str | torch.device = "auto",
         detail = validation_problems(exc, spec.config_model, "model")
         raise WeightsError(f"{str(path)!r}: its model config does not fit variant {metadata.variant!r} as installed "
                            f"({detail}){hint or '; the metadata is damaged or was edited: re-export the weights'}") from None
-    try:
+    with contain_plugin_errors(f"{str(path)!r}: variant {metadata.variant!r} could not be built from the file's config",
+                               "the file does not match the plugin", error=WeightsError):
         generator = spec.build_generator(options, metadata.image_shape, metadata.num_classes)
-    except GanzooError:
-        raise
-    except Exception as exc:
-        raise WeightsError(f"{str(path)!r}: variant {metadata.variant!r} could not be built from the "
-                           f"file's config ({type(exc).__name__}: {exc}); the file does not match the plugin") from None
     if tuple(generator.latent_shape) != metadata.latent_shape:
         raise WeightsError(f"{str(path)!r} says its latents are shaped {metadata.latent_shape}, but its variant "
                            f"{metadata.variant!r} builds {tuple(generator.latent_shape)} from the file's config; "
