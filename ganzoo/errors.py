@@ -8,7 +8,8 @@ a message must make sense on its own.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 
 def first_line(exc: BaseException) -> str:
@@ -71,3 +72,26 @@ class DivergenceError(GanzooError):
 
 class TrainingInterrupted(GanzooError):
     """The run was stopped by a signal after writing a checkpoint it can resume from."""
+
+
+@contextmanager
+def contain_plugin_errors(what: str | Callable[[], str], fix: str = "", *,
+                          error: type[GanzooError] = PluginError) -> Iterator[None]:
+    """Run plugin code (the ``with`` body) so that whatever it raises reaches people as one line.
+
+    A ``GanzooError`` passes as it is: the plugin already said what to do. Anything else, a bug
+    in the plugin or a device error inside its code, becomes ``error`` with the line
+    ``"{what}: {type}: {first line of its message}; {fix}"``, so the line names the component
+    (``what``) rather than showing a traceback; the original stays its ``__cause__`` for
+    ``--debug``. ``what`` may be a function, for code that runs every step: it is called only on
+    a failure.
+    """
+    try:
+        yield
+    except GanzooError:
+        raise
+    except Exception as exc:
+        component = what() if callable(what) else what
+        problem = f"{type(exc).__name__}: {first_line(exc)}" if str(exc).strip() else type(exc).__name__
+        advice = f"; {fix}" if fix else ""
+        raise error(f"{component}: {problem}{advice}") from exc

@@ -18,11 +18,14 @@ and a test holds them to it.
 * callbacks: ``Callback``, and ``RunView`` (the read-only view of the run a callback is handed;
   ``TrainingRun`` is the same protocol under its earlier name)
 * layers: ``spectrally_normalised`` (spectral norm on every Linear/Conv/Embedding weight of a module)
+* conditional models: ``required_classes`` (the classes to build with: a labelled dataset, at
+  least 2) and ``required_labels`` (the labels a forward pass needs), each one ``ConfigError`` line
 """
 
 from __future__ import annotations
 
 from ganzoo.core.callback import Callback, RunView
+from ganzoo.core.conditioning import required_classes, required_labels
 from ganzoo.core.hookspecs import hookimpl
 from ganzoo.core.interfaces import (
                                     Batch,
@@ -60,5 +63,5 @@ __all__ = [
     "DataError", "DatasetSpec", "Discriminator", "Game", "GanzooError", "Generator", "ImageDataset", "ImageShape",
     "Loss", "LossSpec", "NoOptions", "Options", "RunView", "SoloGame", "StrategySpec", "TrainingImages", "TrainingRun", "TrainingStrategy", "VariantSpec",
     "discriminator_update", "frozen", "generator_update", "hookimpl", "load_image_files", "r1_penalty",
-    "spectrally_normalised", "unaugmented",
+    "required_classes", "required_labels", "spectrally_normalised", "unaugmented",
 ]

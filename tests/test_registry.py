@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import textwrap
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 from ganzoo_mlp.models import MLPDiscriminator, MLPGenerator, MLPOptions
 
 from ganzoo.builtin.losses import NonSaturatingLoss
-from ganzoo.core.registry import PluginInfo, build_registry
+from ganzoo.core import hookspecs
+from ganzoo.core.registry import KINDS, PluginInfo, build_registry
 from ganzoo.errors import UnknownNameError
 from ganzoo.plugin import LossSpec, VariantSpec, hookimpl
 
@@ -21,6 +23,19 @@ def test_builtin_plugins_arrive_through_entry_points(registry):
     assert {"minimax", "non-saturating"} <= set(registry.names("loss"))
     assert "alternating" in registry.names("strategy")
     assert {"mnist-embedded", "mnist", "image-folder"} <= set(registry.names("dataset"))
+
+
+def test_every_hook_is_one_kind_and_every_kind_has_a_typed_accessor(registry):
+    """The kind table holds every hookspec once; each kind has ``registry.<kind>(name)`` that
+    returns its spec (of the table's type) and refuses an unknown name like ``get``."""
+    specs = {name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("ganzoo_")}
+    assert sorted(kind.hook_name for kind in KINDS.values()) == sorted(specs)
+    for kind, entry in KINDS.items():
+        name = registry.names(kind)[0]
+        spec = getattr(registry, kind)(name)
+        assert isinstance(spec, entry.spec_type) and spec is registry.get(kind, name).spec
+        with pytest.raises(UnknownNameError, match=f"unknown {kind} 'no-such-name'"):
+            getattr(registry, kind)("no-such-name")
 
 
 def test_unknown_name_suggests_the_closest(registry):

@@ -13,7 +13,8 @@ from ganzoo import load_generator
 from ganzoo.core.options import DataConfig
 from ganzoo.data.dataset import load_embedded_mnist
 from ganzoo.errors import PluginError, WeightsError
-from ganzoo.generators.weights import read_generator_metadata, save_generator
+from ganzoo.generators.weights import GeneratorMetadata, read_generator_metadata, save_generator
+from ganzoo.io.safe_state import read_safetensors_metadata
 from ganzoo.training.build import build_models
 from ganzoo.training.plan import Choice
 
@@ -35,6 +36,25 @@ def test_metadata_says_how_to_rebuild(weights_file):
     assert metadata.variant == "mlp" and metadata.plugin == "ganzoo-mlp"
     assert metadata.image_shape == (1, 16, 16) and metadata.latent_dim == 16 and metadata.num_classes is None
     assert metadata.model_config_["generator_widths"] == [32, 64]
+
+
+def test_the_header_is_written_and_read_by_one_schema(weights_file):
+    """Every header string comes from ``GeneratorMetadata``: text as it is, the rest as JSON."""
+    header = read_safetensors_metadata(weights_file, "weights file")
+    metadata = GeneratorMetadata.from_header(header)
+    assert metadata.to_header() == header
+    assert header["variant"] == "mlp" and header["image_shape"] == "[1, 16, 16]" and header["num_classes"] == "null"
+
+
+def test_metadata_that_would_not_load_back_is_refused_before_writing(tmp_path, registry):
+    variant = registry.get("variant", "mlp")
+    options = variant.spec.config_model(latent_dim=16, generator_widths=[32])
+    generator = variant.spec.build_generator(options, (1, 8, 8), None)
+    path = tmp_path / "generator.safetensors"
+    with pytest.raises(PluginError, match=r"cannot be saved: .*\(2 class names for num_classes None\)"):
+        save_generator(generator, path, variant="mlp", model_config=options.model_dump(), plugin=variant.plugin,
+                       class_names=["a", "b"])
+    assert not path.exists()
 
 
 def test_round_trip_in_a_fresh_process_gives_identical_samples(weights_file, tmp_path):

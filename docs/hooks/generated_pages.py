@@ -79,15 +79,14 @@ def _fixed_terminal_width(columns: int) -> Iterator[None]:
 # --- registered components -------------------------------------------------------------------
 
 def render_components() -> str:
-    from ganzoo.core.registry import get_registry
+    from ganzoo.core.registry import KINDS, get_registry
 
     registry = get_registry()
     for problem in registry.problems:
         log.warning("ganzoo plugin problem while rendering the components page: %s", problem)
     lines: list[str] = []
-    for kind, title in (("variant", "Variants"), ("loss", "Losses"), ("strategy", "Strategies"),
-                        ("dataset", "Datasets")):
-        lines += [f"## {title}", "", "| name | plugin | description |", "| --- | --- | --- |"]
+    for kind in ("variant", "loss", "strategy", "dataset"):
+        lines += [f"## {KINDS[kind].plural.capitalize()}", "", "| name | plugin | description |", "| --- | --- | --- |"]
         for name in registry.names(kind):
             entry = registry.components[kind][name]
             link = f"[`{name}`](#{_anchor(kind, name)})" if kind != "dataset" else f"`{name}`"

@@ -11,10 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ganzoo.cli.output import one_line, say
-from ganzoo.core.registry import get_registry
-
-TITLES = {"variant": "Variants", "loss": "Losses", "strategy": "Strategies", "dataset": "Datasets",
-          "callback": "Callbacks", "augmentation": "Augmentations"}
+from ganzoo.core.registry import KINDS, get_registry
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -25,8 +22,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     registry = get_registry()
-    for kind, title in TITLES.items():
-        table = Table(title=title, title_justify="left")
+    for kind, entry in KINDS.items():
+        table = Table(title=entry.plural.capitalize(), title_justify="left")
         table.add_column("name", style="bold")
         table.add_column("plugin")
         table.add_column("version")

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ganzoo.core.interfaces import Discriminator, Generator, ImageShape
-from ganzoo.errors import GanzooError, PluginError, first_line
+from ganzoo.errors import PluginError, contain_plugin_errors
 
 PROBE_BATCH = 2
 RANGE_TOLERANCE = 1e-3  # tanh in low precision can overshoot 1 by an ulp
@@ -74,13 +74,9 @@ def _probe(module: torch.nn.Module, inputs: Tensor, labels: Tensor | None, what:
     was_training = module.training
     module.eval()
     try:
-        with torch.no_grad():
+        with contain_plugin_errors(f"{what}: the {role} failed on a probe batch of shape {tuple(inputs.shape)}",
+                                   f"fix the plugin's {role}"), torch.no_grad():
             output = module(inputs.to(device), None if labels is None else labels.to(device))
-    except GanzooError:
-        raise
-    except Exception as exc:  # a plugin's own bug, named as the plugin's
-        raise PluginError(f"{what}: the {role} failed on a probe batch of shape {tuple(inputs.shape)}: "
-                          f"{type(exc).__name__}: {first_line(exc)}; fix the plugin's {role}") from None
     finally:
         module.train(was_training)
     if not isinstance(output, Tensor):

@@ -16,26 +16,48 @@ import difflib
 import importlib.metadata as importlib_metadata
 import inspect
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import pluggy
 
 from ganzoo.core import hookspecs
-from ganzoo.core.specs import SPEC_TYPES, DatasetSpec, LossSpec, StrategySpec, VariantSpec
+from ganzoo.core.specs import AugmentationSpec, CallbackSpec, DatasetSpec, LossSpec, StrategySpec, VariantSpec
 from ganzoo.errors import UnknownNameError
 
 ENTRY_POINT_GROUP = "ganzoo"
-_HOOK_FOR_KIND = {
-    "variant": "ganzoo_register_variants",
-    "loss": "ganzoo_register_losses",
-    "strategy": "ganzoo_register_strategies",
-    "dataset": "ganzoo_register_datasets",
-    "callback": "ganzoo_register_callbacks",
-    "augmentation": "ganzoo_register_augmentations",
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of component: the spec type plugins register it with, and the hookspec that
+    returns those specs (the function itself, so a misspelt hook cannot get into the table)."""
+
+    spec_type: type
+    hook: Callable[[], Any]
+
+    @property
+    def hook_name(self) -> str:
+        return self.hook.__name__
+
+    @property
+    def plural(self) -> str:
+        """``variants``, ``strategies``: what the hook's name ends with (``ganzoo_register_strategies``)."""
+        return self.hook_name.removeprefix("ganzoo_register_")
+
+
+KINDS: dict[str, Kind] = {
+    "variant": Kind(VariantSpec, hookspecs.ganzoo_register_variants),
+    "loss": Kind(LossSpec, hookspecs.ganzoo_register_losses),
+    "strategy": Kind(StrategySpec, hookspecs.ganzoo_register_strategies),
+    "dataset": Kind(DatasetSpec, hookspecs.ganzoo_register_datasets),
+    "callback": Kind(CallbackSpec, hookspecs.ganzoo_register_callbacks),
+    "augmentation": Kind(AugmentationSpec, hookspecs.ganzoo_register_augmentations),
 }
-HOOK_NAMES = tuple(_HOOK_FOR_KIND.values())
+"""Every kind of component, in the order plugins' specs are collected and ``ganzoo list`` shows
+them: the one table of kinds, which the registry, the hook names and the listing read."""
+HOOK_NAMES = tuple(kind.hook_name for kind in KINDS.values())
 BUILTIN_PLUGINS = ("ganzoo.builtin", "ganzoo_mlp.plugin", "ganzoo_dcgan.plugin", "ganzoo_wgan.plugin",
                    "ganzoo_conditional.plugin", "ganzoo_resnet.plugin", "ganzoo_diffusion.plugin")
 """The entry-point targets of ganzoo's own plugins, in the order they register, before any other:
@@ -77,7 +99,7 @@ class Registry:
     """Named variants, losses, strategies, datasets, callbacks and augmentations, with where each came from."""
 
     def __init__(self) -> None:
-        self.components: dict[str, dict[str, Registered]] = {kind: {} for kind in SPEC_TYPES}
+        self.components: dict[str, dict[str, Registered]] = {kind: {} for kind in KINDS}
         self.problems: list[PluginProblem] = []
 
     def add(self, kind: str, spec: Any, plugin: PluginInfo) -> None:
@@ -110,6 +132,12 @@ class Registry:
     def dataset(self, name: str) -> DatasetSpec:
         return self.get("dataset", name).spec
 
+    def callback(self, name: str) -> CallbackSpec:
+        return self.get("callback", name).spec
+
+    def augmentation(self, name: str) -> AugmentationSpec:
+        return self.get("augmentation", name).spec
+
     def names(self, kind: str) -> list[str]:
         return sorted(self.components[kind])
 
@@ -131,9 +159,9 @@ def build_registry(extra_plugins: Iterable[tuple[Any, PluginInfo]] = (),
     for plugin, info in [*candidates, *extra_plugins]:
         if _register(pm, plugin, info, registry):
             order[info.name], infos[info.name] = len(order), info
-    for kind, hook_name in _HOOK_FOR_KIND.items():
+    for kind, entry in KINDS.items():
         # Registration order, not pluggy's call order (which tryfirst/trylast could change).
-        for impl in sorted(getattr(pm.hook, hook_name).get_hookimpls(), key=lambda i: order[i.plugin_name]):
+        for impl in sorted(getattr(pm.hook, entry.hook_name).get_hookimpls(), key=lambda i: order[i.plugin_name]):
             info = infos[impl.plugin_name]
             for spec in _call_hook(impl, kind, info, registry):
                 registry.add(kind, spec, info)
@@ -219,7 +247,7 @@ def _call_hook(impl: pluggy.HookImpl, kind: str, info: PluginInfo, registry: Reg
     except Exception as exc:
         registry.problems.append(PluginProblem(info, f"{impl.function.__name__}() raised {_why(exc)}"))
         return []
-    expected = SPEC_TYPES[kind]
+    expected = KINDS[kind].spec_type
     if not isinstance(result, (list, tuple)) or not all(isinstance(s, expected) for s in result):
         registry.problems.append(PluginProblem(
             info, f"{impl.function.__name__}() must return a list of {expected.__name__}, "

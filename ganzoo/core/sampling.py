@@ -4,10 +4,11 @@ sampling precision and memory layout.
 ``Generator.sample``, ``ganzoo sample``/``interpolate``/``serve``, the evaluation and the bench
 all draw their inputs with ``seeded_inputs`` (latents, then labels, then the truncation
 trick's redraws, from one CPU generator seeded with ``seed``, so a seed means the same latents on
-every device) and decode them with ``decode_batch`` (one batch) or ``decode_all`` (many, chunk by
-chunk): eval mode, no autograd, and the sampling precision's autocast. fp32 is the default;
-bf16 and fp16 are opt-in (``SAMPLING_PRECISIONS``). This module knows a generator only as the
-``Sampler`` protocol, so ``ganzoo.core.interfaces`` can build ``Generator.sample`` on it.
+every device) and decode them with ``decode_batch`` (one batch), ``decode_chunks`` (many, one
+chunk at a time: the one chunk loop) or ``decode_all`` (many, into one tensor): eval mode, no
+autograd, and the sampling precision's autocast. fp32 is the default; bf16 and fp16 are opt-in
+(``SAMPLING_PRECISIONS``). This module knows a generator only as the ``Sampler`` protocol, so
+``ganzoo.core.interfaces`` can build ``Generator.sample`` on it.
 
 A convolutional generator that ``load_generator`` returns is in channels_last
 (``use_sampling_layout``): oneDNN and cuDNN then convolve without reordering every activation,
@@ -121,15 +122,24 @@ def decode_batch(generator: Sampler, latents: Tensor, labels: Tensor | None = No
     return _forward(generator, latents, labels, precision).to(torch.float32, memory_format=torch.contiguous_format)
 
 
-def decode_all(generator: Sampler, latents: Tensor, labels: Tensor | None = None, *,
-               chunk_size: int, precision: str = "fp32") -> Tensor:
-    """The images of all ``latents`` in one float32 tensor on the generator's device, decoded
-    ``chunk_size`` at a time straight into it (no list of chunks to concatenate)."""
-    images = torch.empty((len(latents), *generator.image_shape), device=generator.device)
+def decode_chunks(generator: Sampler, latents: Tensor, labels: Tensor | None = None, *,
+                  chunk_size: int, precision: str = "fp32") -> Iterator[tuple[int, Tensor]]:
+    """``(start, images)`` for each ``chunk_size`` latents in turn (and their labels): the images
+    of ``latents[start:start + len(images)]`` as ``decode_batch`` gives them. Only one chunk is
+    decoded at a time, so memory holds the inputs and one chunk's images, whatever their number."""
     for start in range(0, len(latents), chunk_size):
         stop = start + chunk_size
-        images[start:stop] = _forward(generator, latents[start:stop],
-                                      None if labels is None else labels[start:stop], precision)
+        yield start, decode_batch(generator, latents[start:stop], None if labels is None else labels[start:stop],
+                                  precision)
+
+
+def decode_all(generator: Sampler, latents: Tensor, labels: Tensor | None = None, *,
+               chunk_size: int, precision: str = "fp32") -> Tensor:
+    """The images of all ``latents`` in one float32 tensor on the generator's device, each chunk
+    copied into it as it is decoded (no list of chunks to concatenate)."""
+    images = torch.empty((len(latents), *generator.image_shape), device=generator.device)
+    for start, chunk in decode_chunks(generator, latents, labels, chunk_size=chunk_size, precision=precision):
+        images[start:start + len(chunk)] = chunk
     return images
 
 

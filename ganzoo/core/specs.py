@@ -105,13 +105,3 @@ class AugmentationSpec:
     name: str
     function: Callable[[Tensor, torch.Generator], Tensor]
     description: str = ""
-
-
-SPEC_TYPES: dict[str, type] = {
-    "variant": VariantSpec,
-    "loss": LossSpec,
-    "strategy": StrategySpec,
-    "dataset": DatasetSpec,
-    "callback": CallbackSpec,
-    "augmentation": AugmentationSpec,
-}

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import torch
 
 from ganzoo.core.interfaces import Generator
-from ganzoo.errors import ConfigError, GanzooError, PluginError, first_line
+from ganzoo.errors import ConfigError, PluginError, contain_plugin_errors
 from ganzoo.generators.weights import GeneratorMetadata
 from ganzoo.io.files import atomic_write_bytes
 
@@ -64,14 +64,10 @@ def export_generator(generator: Generator, metadata: GeneratorMetadata, fmt: Exp
     generator = generator.cpu().eval()
     about = json.dumps(export_metadata(metadata), sort_keys=True)
     writers = {"onnx": _onnx_bytes, "torchscript": _torchscript_bytes, "exported-program": _exported_program_bytes}
-    try:
-        with _quiet():
-            data = writers[fmt](generator, about)
-    except GanzooError:
-        raise
-    except Exception as exc:  # the plugin's model does something the exporter cannot follow
-        raise PluginError(f"variant {metadata.variant!r} ({metadata.plugin}) could not be exported to {fmt}: "
-                          f"{type(exc).__name__}: {first_line(exc)}; try another --format") from None
+    # The plugin's model may do something the exporter cannot follow.
+    with contain_plugin_errors(f"variant {metadata.variant!r} ({metadata.plugin}) could not be exported to {fmt}",
+                               "try another --format"), _quiet():
+        data = writers[fmt](generator, about)
     atomic_write_bytes(data, out)
 
 

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from ganzoo.core.contracts import count_nonfinite_images
 from ganzoo.core.interfaces import Generator
-from ganzoo.core.sampling import decode_batch
+from ganzoo.core.sampling import decode_chunks
 from ganzoo.errors import ConfigError, WeightsError
 
 CHUNK_SIZE = 1024
@@ -46,10 +46,7 @@ def decode_in_chunks(generator: Generator, latents: Tensor, labels: Tensor | Non
     """Images for ``latents`` (and ``labels``), ``chunk_size`` (default ``chunk_size_for`` the
     generator's images) at a time, each checked finite."""
     chunk_size = chunk_size or chunk_size_for(generator.image_shape)
-    for start in range(0, len(latents), chunk_size):
-        stop = start + chunk_size
-        images = decode_batch(generator, latents[start:stop], None if labels is None else labels[start:stop],
-                              precision)
+    for _, images in decode_chunks(generator, latents, labels, chunk_size=chunk_size, precision=precision):
         check_finite_images(images, source)
         yield images
 

@@ -9,6 +9,7 @@ it, and every tensor's name, shape, dtype and finiteness, before the model sees 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +21,7 @@ from ganzoo.core.contracts import check_generator, count_nonfinite_images
 from ganzoo.core.interfaces import Generator
 from ganzoo.core.registry import PluginInfo, Registry, get_registry
 from ganzoo.core.sampling import use_sampling_layout
-from ganzoo.errors import GanzooError, PluginError, UnknownNameError, WeightsError
+from ganzoo.errors import PluginError, UnknownNameError, WeightsError, contain_plugin_errors
 from ganzoo.io.safe_state import read_safetensors, read_safetensors_metadata, save_safetensors
 from ganzoo.runtime.devices import resolve_device
 from ganzoo.version import __version__
@@ -33,7 +34,9 @@ PROBE_LATENTS = 16
 
 
 class GeneratorMetadata(BaseModel):
-    """What a generator file says about itself (stored as strings in the safetensors header)."""
+    """What a generator file says about itself: the one schema that writing (``to_header``) and
+    reading (``from_header``) share. The safetensors header holds only strings: a field typed
+    ``str`` is stored as it is, every other one as JSON, under its alias where it has one."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -61,26 +64,44 @@ class GeneratorMetadata(BaseModel):
             raise ValueError(f"{len(self.class_names)} class names for num_classes {self.num_classes}")
         return self
 
+    def to_header(self) -> dict[str, str]:
+        """The safetensors header strings of this metadata."""
+        return {key: value if key in _TEXT_KEYS else json.dumps(value, sort_keys=True)
+                for key, value in self.model_dump(by_alias=True).items()}
+
+    @classmethod
+    def from_header(cls, header: Mapping[str, str]) -> GeneratorMetadata:
+        """Decode and validate a safetensors header (other keys, like ``weights``, are ignored);
+        raises ``json.JSONDecodeError``, ``TypeError`` or ``ValidationError`` for one that is not
+        such metadata."""
+        return cls.model_validate({key: value if key in _TEXT_KEYS else json.loads(value)
+                                   for key, value in header.items() if key in _HEADER_KEYS})
+
+
+_HEADER_KEYS = frozenset(field.alias or name for name, field in GeneratorMetadata.model_fields.items())
+_TEXT_KEYS = frozenset(field.alias or name for name, field in GeneratorMetadata.model_fields.items()
+                       if field.annotation is str)
+"""The header keys of ``GeneratorMetadata``, and those of them stored as plain text (the fields typed ``str``)."""
+
 
 def save_generator(generator: Generator, path: Path, *, variant: str, model_config: dict[str, Any],
                    plugin: PluginInfo, class_names: list[str] | None = None,
                    extra: dict[str, str] | None = None) -> None:
-    """Atomically write the generator's weights with everything needed to rebuild it."""
-    metadata = {
-        "format": GENERATOR_FORMAT,
-        "variant": variant,
-        "plugin": plugin.distribution,
-        "plugin_version": plugin.version,
-        "ganzoo_version": __version__,
-        "model_config": json.dumps(model_config, sort_keys=True),
-        "image_shape": json.dumps(list(generator.image_shape)),
-        "latent_dim": str(generator.latent_dim),
-        "latent_shape": json.dumps(list(generator.latent_shape)),
-        "num_classes": json.dumps(generator.num_classes),
-        "class_names": json.dumps(class_names),
-        **(extra or {}),
-    }
-    save_safetensors(dict(generator.state_dict()), metadata, path)
+    """Atomically write the generator's weights with everything needed to rebuild it (and the
+    ``extra`` header strings, which reading ignores). Metadata that reading would refuse is
+    refused here, before a file that cannot be loaded is written."""
+    try:
+        metadata = GeneratorMetadata.model_validate({
+            "format": GENERATOR_FORMAT, "variant": variant, "plugin": plugin.distribution,
+            "plugin_version": plugin.version, "ganzoo_version": __version__, "model_config": model_config,
+            "image_shape": generator.image_shape, "latent_dim": generator.latent_dim,
+            "latent_shape": generator.latent_shape, "num_classes": generator.num_classes, "class_names": class_names,
+        })
+    except ValidationError as exc:
+        problems = validation_problems(exc, GeneratorMetadata)
+        raise PluginError(f"variant {variant!r} ({plugin.distribution}) cannot be saved: its generator's metadata "
+                          f"would not load back ({problems}); fix the plugin") from None
+    save_safetensors(dict(generator.state_dict()), {**metadata.to_header(), **(extra or {})}, path)
 
 
 def read_generator_metadata(path: Path | str) -> GeneratorMetadata:
@@ -94,22 +115,11 @@ def _parse_metadata(raw: dict[str, str], path: Path) -> GeneratorMetadata:
         raise WeightsError(f"{str(path)!r} is a safetensors file but not a ganzoo generator "
                            f"(format {raw.get('format')!r}); give the generator.safetensors a run wrote")
     try:
-        decoded = {key: raw[key] if key in ("format", "variant", "plugin", "plugin_version", "ganzoo_version")
-                   else json.loads(raw[key]) for key in raw if key in GeneratorMetadata.model_fields
-                   or key in ("model_config", "latent_shape")}
-        return GeneratorMetadata.model_validate(decoded)
+        return GeneratorMetadata.from_header(raw)
     except (json.JSONDecodeError, ValidationError, TypeError) as exc:
-        detail = _first_problem(exc) if isinstance(exc, ValidationError) else str(exc).splitlines()[0]
+        detail = (validation_problems(exc, GeneratorMetadata) if isinstance(exc, ValidationError)
+                  else str(exc).splitlines()[0])
         raise WeightsError(f"{str(path)!r} has corrupt ganzoo metadata ({detail}); re-export the weights") from None
-
-
-def _first_problem(exc: ValidationError) -> str:
-    """``image_shape.0: Input should be greater than 0 (got -1)``: where, what, and the value found."""
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"])
-    got = error.get("input")
-    shown = "" if isinstance(got, dict) else f" (got {got!r})"
-    return f"{where}: {error['msg'].removeprefix('Value error, ')}{shown}" if where else error["msg"] + shown
 
 
 def load_generator(path: Path | str, device: str | torch.device = "auto",
@@ -137,13 +147,9 @@ def load_generator(path: Path | str, device: str | torch.device = "auto",
         detail = validation_problems(exc, spec.config_model, "model")
         raise WeightsError(f"{str(path)!r}: its model config does not fit variant {metadata.variant!r} as installed "
                            f"({detail}){hint or '; the metadata is damaged or was edited: re-export the weights'}") from None
-    try:
+    with contain_plugin_errors(f"{str(path)!r}: variant {metadata.variant!r} could not be built from the file's config",
+                               "the file does not match the plugin", error=WeightsError):
         generator = spec.build_generator(options, metadata.image_shape, metadata.num_classes)
-    except GanzooError:
-        raise
-    except Exception as exc:
-        raise WeightsError(f"{str(path)!r}: variant {metadata.variant!r} could not be built from the "
-                           f"file's config ({type(exc).__name__}: {exc}); the file does not match the plugin") from None
     if tuple(generator.latent_shape) != metadata.latent_shape:
         raise WeightsError(f"{str(path)!r} says its latents are shaped {metadata.latent_shape}, but its variant "
                            f"{metadata.variant!r} builds {tuple(generator.latent_shape)} from the file's config; "

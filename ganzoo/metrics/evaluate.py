@@ -20,7 +20,7 @@ from ganzoo.core.contracts import count_nonfinite_images
 from ganzoo.core.interfaces import Generator, TrainingImages
 from ganzoo.core.options import DataConfig
 from ganzoo.core.registry import Registry, get_registry
-from ganzoo.core.sampling import check_sampling_precision, decode_batch, truncate_latents
+from ganzoo.core.sampling import check_sampling_precision, decode_chunks, truncate_latents
 from ganzoo.data.dataset import MNIST_CLASSES, ImageDataset, prepare, to_uint8
 from ganzoo.errors import WeightsError
 from ganzoo.io.files import check_output_path
@@ -207,22 +207,20 @@ def generate_uint8(generator: Generator, n: int, *, seed: int, batch_size: int =
                    truncation: float = 1.0, precision: str = "fp32") -> tuple[Tensor, Tensor | None]:
     """``n`` samples as uint8 on the CPU, and the balanced labels a conditional generator was given;
     with ``truncation`` < 1 the latents' entries outside the threshold are redrawn from the same seed.
-    Decoded ``batch_size`` at a time (``ganzoo.core.sampling.decode_batch``, in ``precision``) into one
+    Decoded ``batch_size`` at a time (``ganzoo.core.sampling.decode_chunks``, in ``precision``) into one
     uint8 tensor."""
     cpu_rng = torch.Generator().manual_seed(seed)
     latents = truncate_latents(generator.sample_latents(n, generator=cpu_rng, device="cpu"), truncation,
                                generator=cpu_rng)
     labels = None if generator.num_classes is None else torch.arange(n) % generator.num_classes
     fakes = torch.empty((n, *generator.image_shape), dtype=torch.uint8)
-    for start in range(0, n, batch_size):
-        stop = start + batch_size
-        images = decode_batch(generator, latents[start:stop], None if labels is None else labels[start:stop], precision)
+    for start, images in decode_chunks(generator, latents, labels, chunk_size=batch_size, precision=precision):
         bad = count_nonfinite_images(images)
         if bad:  # uint8 would turn NaN into black pixels and the metrics into confident nonsense
             raise WeightsError(f"the generator made NaN or Inf values in {bad} of samples "
                                f"{start}..{start + len(images) - 1} (seed {seed}); its weights are from a diverged run "
                                "or damaged, so there is nothing to evaluate: use an earlier checkpoint")
-        fakes[start:stop] = to_uint8(images)
+        fakes[start:start + len(images)] = to_uint8(images)
     return fakes, labels
 
 

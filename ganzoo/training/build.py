@@ -28,7 +28,7 @@ from ganzoo.core.interfaces import (
 )
 from ganzoo.core.options import DataConfig
 from ganzoo.core.registry import Registered, Registry, get_registry
-from ganzoo.errors import ConfigError, GanzooError, first_line
+from ganzoo.errors import ConfigError, contain_plugin_errors
 from ganzoo.training.augment import Augmenter, augmentation_seed
 from ganzoo.training.plan import Choice, RunPlan
 
@@ -210,9 +210,5 @@ def _check_type(value: Any, expected: type, what: str, factory: str) -> None:
 
 def _plugin_call(build: Callable[[], T], what: str) -> T:
     """Run plugin code; its own ``GanzooError`` passes through, anything else is named."""
-    try:
+    with contain_plugin_errors(f"{what} could not be built", error=ConfigError):
         return build()
-    except GanzooError:
-        raise
-    except Exception as exc:
-        raise ConfigError(f"{what} could not be built: {first_line(exc)}") from None

@@ -12,7 +12,7 @@ from typing import Any
 from torch import Tensor
 
 from ganzoo.core.callback import Callback, RunView
-from ganzoo.errors import GanzooError, PluginError, first_line
+from ganzoo.errors import contain_plugin_errors
 
 
 class CallbackList(Callback):
@@ -52,14 +52,11 @@ class CallbackList(Callback):
 
     def _each(self, event: str, *args: Any) -> None:
         for callback in self.callbacks:
-            try:
-                getattr(callback, event)(*args)
-            except GanzooError:
-                raise
-            except Exception as exc:
-                module = type(callback).__module__
-                if module == "ganzoo" or module.startswith("ganzoo."):
-                    raise  # ganzoo's own callback: a real bug, reported as one
-                raise PluginError(f"callback {type(callback).__name__} ({module}) failed in {event}: "
-                                  f"{type(exc).__name__}: {first_line(exc)}; fix it, or drop it from "
-                                  "run.callbacks") from exc
+            method = getattr(callback, event)
+            module = type(callback).__module__
+            if module == "ganzoo" or module.startswith("ganzoo."):
+                method(*args)  # ganzoo's own callback: an exception is a real bug, reported as one
+                continue
+            what = f"callback {type(callback).__name__} ({module}) failed in {event}"
+            with contain_plugin_errors(what, "fix it, or drop it from run.callbacks"):
+                method(*args)

@@ -19,7 +19,7 @@ import torch
 from ganzoo.core.callback import Callback, Progress
 from ganzoo.core.interfaces import Batch, Generator
 from ganzoo.data.dataset import epoch_order
-from ganzoo.errors import ConfigError, DivergenceError, GanzooError, PluginError, TrainingInterrupted, first_line
+from ganzoo.errors import ConfigError, DivergenceError, PluginError, TrainingInterrupted, contain_plugin_errors
 from ganzoo.generators.weights import save_generator
 from ganzoo.runtime.devices import resolve_device
 from ganzoo.runtime.distributed import Cluster
@@ -216,13 +216,11 @@ class TrainingRun:
     def train_step(self, batches: list[Batch]) -> None:
         self.game.step = self.progress.global_step
         self.augmenter.begin_step([batch.images for batch in batches])
-        try:
+        # The plugin's code (or a device error inside it): named, and described only if it fails.
+        with contain_plugin_errors(
+                lambda: f"{self.plan.describe_step()} failed at step {self.progress.global_step + 1}",
+                "rerun with --debug for the traceback"):
             stats = self.parts.strategy.step(self.game, batches)
-        except GanzooError:
-            raise
-        except Exception as exc:  # the plugin's code (or a device error inside it): name it
-            raise PluginError(f"{self.plan.describe_step()} failed at step {self.progress.global_step + 1}: "
-                              f"{type(exc).__name__}: {first_line(exc)}; rerun with --debug for the traceback") from exc
         if self.ema is not None:
             self.ema.update(self.parts.generator, self.progress.global_step)
         if self.progress.global_step == 0 or not all(name in stats for name in self.game.required_statistics):

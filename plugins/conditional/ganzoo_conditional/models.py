@@ -25,7 +25,14 @@ from pydantic import Field
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ganzoo.plugin import ConfigError, Discriminator, Generator, ImageShape, spectrally_normalised
+from ganzoo.plugin import (
+    Discriminator,
+    Generator,
+    ImageShape,
+    required_classes,
+    required_labels,
+    spectrally_normalised,
+)
 
 
 class ConditionalMLPOptions(MLPOptions):
@@ -37,31 +44,18 @@ class ConditionalDCGANOptions(DCGANOptions):
     there is no width to choose."""
 
 
-def required_classes(num_classes: int | None) -> int:
-    if num_classes is None or num_classes < 2:
-        raise ConfigError("a conditional variant needs a labelled dataset with at least 2 classes; "
-                          "use mnist-embedded, mnist or an image folder with class subfolders")
-    return num_classes
-
-
-def needs_labels(labels: Tensor | None) -> Tensor:
-    if labels is None:
-        raise ConfigError("this model is conditional and needs labels; pass --label or sample labels")
-    return labels
-
-
 def with_one_hot_labels(latents: Tensor, labels: Tensor | None, num_classes: int) -> Tensor:
     """Concatenate each latent with its one-hot label: (B, D) + (B,) -> (B, D + classes).
 
     A unit-norm code beside the latent's ~sqrt(D): the class starts as a small part of G's input
     and G must use the latent to vary its images within a class."""
-    one_hot = F.one_hot(needs_labels(labels), num_classes).to(latents.dtype)
+    one_hot = F.one_hot(required_labels(labels), num_classes).to(latents.dtype)
     return torch.cat([latents, one_hot], dim=1)
 
 
 def with_embedded_labels(inputs: Tensor, labels: Tensor | None, embedding: nn.Embedding) -> Tensor:
     """Concatenate each input with its label's learnt embedding: (B, D) + (B,) -> (B, D + E)."""
-    return torch.cat([inputs, embedding(needs_labels(labels)).to(inputs.dtype)], dim=1)
+    return torch.cat([inputs, embedding(required_labels(labels)).to(inputs.dtype)], dim=1)
 
 
 class ConditionalMLPGenerator(Generator):
@@ -118,8 +112,6 @@ class ProjectionDiscriminator(Discriminator):
             spectrally_normalised(self)
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
-        if labels is None:
-            raise ConfigError("the projection discriminator is conditional and needs labels")
         phi = reduce(self.features(images), "b f h w -> b f", "sum")
-        projection = (self.class_embedding(labels).to(phi.dtype) * phi).sum(dim=1)
+        projection = (self.class_embedding(required_labels(labels)).to(phi.dtype) * phi).sum(dim=1)
         return rearrange(self.head(phi), "b 1 -> b") + projection

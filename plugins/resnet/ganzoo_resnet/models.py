@@ -20,7 +20,16 @@ from einops import rearrange, reduce
 from pydantic import Field
 from torch import Tensor, nn
 
-from ganzoo.plugin import ConfigError, Discriminator, Generator, ImageShape, Options, spectrally_normalised
+from ganzoo.plugin import (
+    ConfigError,
+    Discriminator,
+    Generator,
+    ImageShape,
+    Options,
+    required_classes,
+    required_labels,
+    spectrally_normalised,
+)
 from ganzoo_resnet.blocks import DiscriminatorBlock, GeneratorBlock, xavier_conv
 
 
@@ -40,19 +49,6 @@ def doublings(image_shape: ImageShape, family: str, smallest: int = 16) -> int:
         raise ConfigError(f"{family} needs square images whose size is a power of two >= {smallest}, "
                           f"got {height}x{width}; set --image-size 32")
     return height.bit_length() - 3  # 32 -> 3
-
-
-def required_classes(num_classes: int | None) -> int:
-    if num_classes is None or num_classes < 2:
-        raise ConfigError("a conditional variant needs a labelled dataset with at least 2 classes; "
-                          "use mnist-embedded, mnist or an image folder with class subfolders")
-    return num_classes
-
-
-def required_labels(labels: Tensor | None) -> Tensor:
-    if labels is None:
-        raise ConfigError("this model is conditional and needs labels; pass --label or sample labels")
-    return labels
 
 
 class ResNetGenerator(Generator):
