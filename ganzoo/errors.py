@@ -34,7 +34,7 @@ class UnknownNameError(ConfigError):
         known = sorted(known)
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else (
-            f"known {kind}s: {', '.join(known) or 'none'}"
+            f"known {plural(kind)}: {', '.join(known) or 'none'}"
         )
         # A name that a broken plugin would have provided looks unknown; say so, or users hunt typos.
         broken = sorted(broken)
@@ -42,6 +42,13 @@ class UnknownNameError(ConfigError):
                 if broken else f" (run `ganzoo list` to see every {kind})")
         super().__init__(f"unknown {kind} {name!r}; {hint}{also}")
         self.kind, self.name, self.suggestions = kind, name, close
+
+
+def plural(kind: str) -> str:
+    """``strategy`` -> ``strategies``, ``loss`` -> ``losses``, ``variant`` -> ``variants``."""
+    if kind.endswith("y"):
+        return kind[:-1] + "ies"
+    return kind + ("es" if kind.endswith("s") else "s")
 
 
 class PluginError(GanzooError):

@@ -190,3 +190,11 @@ def test_a_hook_pluggy_would_silently_skip_is_reported(plugin, message):
 def test_an_optional_hook_ganzoo_does_not_know_is_allowed():
     _, registry = build_registry([(_OptionalHook(), PluginInfo("later", "ganzoo-later", "0.1"))])
     assert not registry.problems and "optional-ok" in registry.names("loss")
+
+
+@pytest.mark.parametrize(("kind", "known"), [("strategy", "known strategies"), ("loss", "known losses"),
+                                             ("variant", "known variants"), ("augmentation", "known augmentations")])
+def test_unknown_names_list_the_known_ones_in_plain_english(kind: str, known: str) -> None:
+    from ganzoo.errors import UnknownNameError
+
+    assert f"{known}: a, b" in str(UnknownNameError(kind, "zzzzzz", ["a", "b"]))
