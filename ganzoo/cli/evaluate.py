@@ -18,21 +18,21 @@ from rich.console import Console
 from rich.table import Table
 
 from ganzoo.cli.arguments import seed
-from ganzoo.cli.output import say
+from ganzoo.cli.output import plain_console, say
 from ganzoo.cli.sample import add_precision_argument, check_precision
 from ganzoo.core.options import DataConfig
 from ganzoo.core.registry import get_registry
 from ganzoo.data.dataset import MNIST_SIDE
 from ganzoo.errors import ConfigError
 from ganzoo.generators.weights import load_generator
-from ganzoo.io.files import check_output_path
+from ganzoo.io.files import check_not_an_input, check_output_path
 from ganzoo.io.inputs import read_input_text
 from ganzoo.metrics.backbones import cache_dir
 from ganzoo.metrics.preflight import check_evaluable_shape, check_same_shape
 from ganzoo.metrics.result import DEFAULT_NUM_SAMPLES, EvaluationResult
 from ganzoo.training.build import load_dataset
 from ganzoo.training.model_card import evaluation_markdown, update_metrics_section
-from ganzoo.training.rundir import RunDirectory
+from ganzoo.training.rundir import RunDirectory, inputs_of
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -73,6 +73,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                         names=("--num", "--num-real"))
     out = args.out or args.weights.parent / "eval.json"
     check_output_path(out, "--out")  # before the work: an evaluation takes minutes
+    check_not_an_input(out, "--out", [*inputs_of(args.weights), *([args.data_root] if args.data_root else [])])
     check_output_path(cache_dir() / "reference", "GANZOO_CACHE", kind="directory")  # reference statistics
     check_precision(args.precision, args.device)
 
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     registry = get_registry()
     data = real_data_config(args, generator.image_shape)
     dataset = load_dataset(data, registry=registry)
-    errors = Console(stderr=True, soft_wrap=True, emoji=False)
+    errors = plain_console(stderr=True)
     request = EvaluationRequest(dataset=dataset, split=data.split if data.name != "mnist-embedded" else "test",
                                 metrics=args.metrics, backbones=args.backbone, num_samples=args.num,
                                 num_real=args.num_real, baseline=not args.no_baseline, seed=args.seed,

@@ -24,7 +24,8 @@ from ganzoo.generators.export import (
     require_exporter,
 )
 from ganzoo.generators.weights import load_generator, read_generator_metadata
-from ganzoo.io.files import check_output_path
+from ganzoo.io.files import check_not_an_input, check_output_path
+from ganzoo.training.rundir import inputs_of
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -41,6 +42,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     check_output_path(args.out, "--out", suffix=SUFFIXES[args.format])
+    check_not_an_input(args.out, "--out", inputs_of(args.weights))
     require_exporter(args.format)
     metadata = read_generator_metadata(args.weights)
     generator = load_generator(args.weights, device="cpu")

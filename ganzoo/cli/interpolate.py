@@ -24,8 +24,9 @@ from ganzoo.errors import ConfigError
 from ganzoo.generators.latent import interpolate
 from ganzoo.generators.sampling import check_sampling_memory, decode_in_chunks
 from ganzoo.generators.weights import load_generator
-from ganzoo.io.files import check_output_path
+from ganzoo.io.files import check_not_an_input, check_output_path
 from ganzoo.io.images import GridLayout, write_grid
+from ganzoo.training.rundir import inputs_of
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError(f"--pairs must be between 1 and 100 (got {args.pairs})")
     check_precision(args.precision, args.device)
     check_output_path(args.out, "--out", suffix=".png")
+    check_not_an_input(args.out, "--out", inputs_of(args.weights))
     generator = load_generator(args.weights, device=args.device)
     layout = GridLayout(args.pairs * args.steps, generator.image_shape, nrow=args.steps)
     check_sampling_memory(layout.count, generator.image_shape, layout.nbytes, fix="ask for fewer --pairs or --steps")

@@ -22,10 +22,11 @@ from ganzoo.core.sampling import SAMPLING_PRECISIONS, check_sampling_precision, 
 from ganzoo.errors import ConfigError
 from ganzoo.generators.sampling import check_sampling_memory, decode_in_chunks
 from ganzoo.generators.weights import load_generator
-from ganzoo.io.files import check_output_path
+from ganzoo.io.files import check_not_an_input, check_output_path
 from ganzoo.io.images import GridLayout, to_pixels, write_grid, write_pixels
 from ganzoo.runtime.devices import resolve_device
 from ganzoo.runtime.precision import precision_note
+from ganzoo.training.rundir import inputs_of
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     check_precision(args.precision, args.device)
     as_grid = args.format == "grid"
     check_output_path(args.out, "--out", kind="file" if as_grid else "directory", suffix=".png" if as_grid else None)
+    check_not_an_input(args.out, "--out", inputs_of(args.weights))
     generator = load_generator(args.weights, device=args.device)
     labels = class_rows(generator, args.nrow) if args.grid_by_class else args.label
     num = len(labels) if isinstance(labels, torch.Tensor) else args.num

@@ -18,7 +18,7 @@ import io
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NoReturn
 
@@ -215,6 +215,30 @@ def check_output_path(path: Path, what: str, *, kind: Literal["file", "directory
     else:
         directory = path.resolve().parent
     _check_writable_directory(directory, shown, what)
+
+
+def check_not_an_input(path: Path, what: str, inputs: Iterable[Path]) -> None:
+    """Refuse, before any work, an output path that is one of the command's inputs, or inside an
+    input folder (a dataset root): writing it would replace or change what the command reads.
+
+    Files are compared by identity where both exist (a hard or symbolic link to an input is that
+    input), else by their resolved paths.
+    """
+    target = Path(path)
+    for source in inputs:
+        source = Path(source)
+        if not os.path.lexists(source):
+            continue
+        if source.is_dir() and not source.is_symlink():
+            inside = target.resolve().is_relative_to(source.resolve())
+            if inside:
+                raise OutputError(f"{what} {str(target)!r} is inside {str(source)!r}, which this command reads; "
+                                  f"choose another {what}")
+            continue
+        same = os.path.samefile(target, source) if target.exists() else target.resolve() == source.resolve()
+        if same:
+            raise OutputError(f"{what} {str(target)!r} would overwrite {str(source)!r}, which this command reads "
+                              f"(or a file of the run it reads); choose another {what}")
 
 
 def _check_existing_kind(path: Path, shown: str, what: str, kind: str, suffix: str | None) -> None:

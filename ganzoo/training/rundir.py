@@ -72,6 +72,20 @@ class RunDirectory:
     def tensorboard(self) -> Path:
         return self.root / "tensorboard"
 
+    def written_files(self) -> list[Path]:
+        """Every single file a run writes here (its folders' contents aside)."""
+        return [self.config, self.metrics, self.checkpoint, self.best_checkpoint, self.generator,
+                self.best_generator, self.loss_curve, self.model_card]
+
+    @classmethod
+    def around(cls, path: Path) -> RunDirectory | None:
+        """The run directory a generator or checkpoint file lies in, when it lies in one."""
+        folder = Path(path).parent
+        for root in (folder, folder.parent) if folder.name == "checkpoints" else (folder,):
+            if (root / "config.json").is_file():
+                return cls(root)
+        return None
+
     def sample_grid(self, epoch: int) -> Path:
         return self.samples / f"epoch-{epoch:04d}.png"
 
@@ -167,3 +181,10 @@ class RunDirectory:
         from ganzoo.io.safe_state import atomic_write_bytes
 
         atomic_write_bytes("".join(f"{line}\n" for line in kept).encode(), self.metrics)
+
+
+def inputs_of(weights: Path) -> list[Path]:
+    """What a command reading ``weights`` must never write over: the file, and every file of the
+    run directory it lies in (its checkpoints, config, log and model card)."""
+    run = RunDirectory.around(weights)
+    return [Path(weights), *(run.written_files() if run is not None else [])]
