@@ -97,7 +97,7 @@ def contain_plugin_errors(what: str | Callable[[], str], fix: str = "", *,
         yield
     except GanzooError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a plugin's sys.exit() must not end ganzoo either
         component = what() if callable(what) else what
         problem = f"{type(exc).__name__}: {first_line(exc)}" if str(exc).strip() else type(exc).__name__
         advice = f"; {fix}" if fix else ""

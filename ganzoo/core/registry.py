@@ -16,6 +16,8 @@ import difflib
 import importlib.metadata as importlib_metadata
 import inspect
 import re
+import signal
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -153,19 +155,26 @@ def build_registry(extra_plugins: Iterable[tuple[Any, PluginInfo]] = (),
     """Load every ``ganzoo`` entry point (built-ins first), then ``extra_plugins``, and collect their specs."""
     pm = create_plugin_manager()
     registry = Registry()
+    with UserInterrupts() as interrupts:  # a plugin cannot end the process, a real Ctrl+C still can
+        candidates = list(_entry_point_plugins(registry, interrupts)) if entry_points else []
+        _collect(pm, registry, [*candidates, *extra_plugins], interrupts)
+    return pm, registry
+
+
+def _collect(pm: pluggy.PluginManager, registry: Registry, plugins: list[tuple[Any, PluginInfo]],
+             interrupts: UserInterrupts) -> None:
+    """Register ``plugins`` in order and file the specs each hook returns."""
     order: dict[str, int] = {}
     infos: dict[str, PluginInfo] = {}
-    candidates = list(_entry_point_plugins(registry)) if entry_points else []
-    for plugin, info in [*candidates, *extra_plugins]:
+    for plugin, info in plugins:
         if _register(pm, plugin, info, registry):
             order[info.name], infos[info.name] = len(order), info
     for kind, entry in KINDS.items():
         # Registration order, not pluggy's call order (which tryfirst/trylast could change).
         for impl in sorted(getattr(pm.hook, entry.hook_name).get_hookimpls(), key=lambda i: order[i.plugin_name]):
             info = infos[impl.plugin_name]
-            for spec in _call_hook(impl, kind, info, registry):
+            for spec in _call_hook(impl, kind, info, registry, interrupts):
                 registry.add(kind, spec, info)
-    return pm, registry
 
 
 def _register(pm: pluggy.PluginManager, plugin: Any, info: PluginInfo, registry: Registry) -> bool:
@@ -215,7 +224,7 @@ def _closest_hook(name: str) -> str:
     return f" (did you mean {close[0]!r}?)" if close else f" (ganzoo's hooks are {', '.join(HOOK_NAMES)})"
 
 
-def _entry_point_plugins(registry: Registry) -> Iterable[tuple[Any, PluginInfo]]:
+def _entry_point_plugins(registry: Registry, interrupts: UserInterrupts) -> Iterable[tuple[Any, PluginInfo]]:
     """Every entry point, loaded in a fixed order: ganzoo's own, then the rest by distribution name."""
     found = []
     for entry_point in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -226,7 +235,8 @@ def _entry_point_plugins(registry: Registry) -> Iterable[tuple[Any, PluginInfo]]
     for _, entry_point, info in sorted(found, key=lambda item: item[0]):
         try:
             yield entry_point.load(), info
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit, a KeyboardInterrupt of its own: contained too
+            interrupts.reraise_if_from_user(exc)
             registry.problems.append(PluginProblem(info, f"failed to import {entry_point.value!r}: {_why(exc)}"))
 
 
@@ -241,10 +251,12 @@ def _canonical(distribution: str) -> str:
     return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
-def _call_hook(impl: pluggy.HookImpl, kind: str, info: PluginInfo, registry: Registry) -> list[Any]:
+def _call_hook(impl: pluggy.HookImpl, kind: str, info: PluginInfo, registry: Registry,
+               interrupts: UserInterrupts) -> list[Any]:
     try:
         result = impl.function()
-    except Exception as exc:
+    except BaseException as exc:
+        interrupts.reraise_if_from_user(exc)
         registry.problems.append(PluginProblem(info, f"{impl.function.__name__}() raised {_why(exc)}"))
         return []
     expected = KINDS[kind].spec_type
@@ -254,6 +266,36 @@ def _call_hook(impl: pluggy.HookImpl, kind: str, info: PluginInfo, registry: Reg
                        f"got {_describe(result)}"))
         return []
     return list(result)
+
+
+class UserInterrupts:
+    """While plugin code runs, records a real SIGINT (Ctrl+C), so that a ``KeyboardInterrupt`` a
+    plugin raises itself, like its ``sys.exit``, is contained as its failure, while the user's
+    own Ctrl+C still stops ganzoo. Outside the main thread no handler can be set: every
+    ``KeyboardInterrupt`` then counts as the user's."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self._previous: Any = None
+        self._installed = threading.current_thread() is threading.main_thread()
+
+    def __enter__(self) -> UserInterrupts:
+        if self._installed:
+            self._previous = signal.signal(signal.SIGINT, self._record)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _record(self, signum: int, frame: Any) -> None:
+        self.received = True
+        raise KeyboardInterrupt
+
+    def reraise_if_from_user(self, exc: BaseException) -> None:
+        """Re-raise ``exc`` when it is the user's Ctrl+C; anything else a plugin raised is its failure."""
+        if isinstance(exc, KeyboardInterrupt) and (self.received or not self._installed):
+            raise exc
 
 
 def _why(exc: BaseException) -> str:
