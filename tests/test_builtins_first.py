@@ -12,7 +12,6 @@ built-ins were known by a list of distribution names that had left two of them o
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tomllib
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from ganzoo.core.registry import BUILTIN_PLUGINS, ENTRY_POINT_GROUP
+from ganzoo.testing import install_plugin
 
 ROOT = Path(__file__).resolve().parents[1]
 SQUATTER = "aaa-squatter"
@@ -60,17 +60,8 @@ def ganzoo_register_variants():
 
 
 def install_squatter(site: Path) -> dict[str, str]:
-    """``aaa_squatter`` with its dist-info in ``site``; the environment that puts it in front."""
-    package = site / "aaa_squatter"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("", encoding="utf-8")
-    (package / "plugin.py").write_text(SQUATTER_PLUGIN, encoding="utf-8")
-    info = site / "aaa_squatter-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {SQUATTER}\nVersion: 1.0\n", encoding="utf-8")
-    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nsquat = aaa_squatter.plugin\n", encoding="utf-8")
-    (info / "RECORD").write_text("", encoding="utf-8")
-    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+    """``aaa_squatter`` installed in ``site``; the environment that puts it in front."""
+    return install_plugin(site, SQUATTER, {"aaa_squatter.plugin": SQUATTER_PLUGIN}, {"squat": "aaa_squatter.plugin"})
 
 
 def test_every_plugin_that_ships_is_a_builtin() -> None:

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ganzoo.core.registry import ENTRY_POINT_GROUP, PluginInfo, UserInterrupts, build_registry
+from ganzoo.core.registry import PluginInfo, UserInterrupts, build_registry
 from ganzoo.plugin import hookimpl
+from ganzoo.testing import install_plugin
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -28,16 +29,11 @@ PLUGINS = {
 
 
 def install(site: Path) -> dict[str, str]:
-    """Each plugin as pip leaves one (a module and its dist-info) in ``site``; the env that finds them."""
-    site.mkdir()
+    """Each plugin as a distribution of its own in ``site``; the environment that finds them."""
+    env: dict[str, str] = {}
     for name, source in PLUGINS.items():
-        (site / f"{name}.py").write_text(source, encoding="utf-8")
-        info = site / f"{name}-1.0.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: 1.0\n",
-                                       encoding="utf-8")
-        (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{name} = {name}\n", encoding="utf-8")
-    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+        env = install_plugin(site, name.replace("_", "-"), {name: source}, {name: name})
+    return env
 
 
 @pytest.mark.slow

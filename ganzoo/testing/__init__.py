@@ -1,8 +1,9 @@
 """Pytest fixtures for ganzoo and its plugins, installed as a pytest plugin (entry point
 ``pytest11``), so a third-party plugin's tests get the same tiny real configs and CLI runner
 as ganzoo's own: ``tiny_config``, ``run_cli`` and ``registry``, plus the checks every variant's
-tests share (``train_quietly``, ``assert_finite_step``, ``assert_learned``) and the one every
-strategy's should (``assert_discriminator_sees_only_augmented_images``)."""
+tests share (``train_quietly``, ``assert_finite_step``, ``assert_learned``), the one every
+strategy's should (``assert_discriminator_sees_only_augmented_images``), and
+``install_plugin``, which puts a plugin in front of fresh ``ganzoo`` processes as pip would."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 import torch
 
-from ganzoo.core.registry import Registry, get_registry
+from ganzoo.core.registry import ENTRY_POINT_GROUP, Registry, get_registry
 from ganzoo.training.plan import RunPlan, make_plan
 
 
@@ -55,6 +56,29 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
                               capture_output=True, text=True, timeout=timeout)
 
     return run
+
+
+def install_plugin(site: Path, distribution: str, modules: dict[str, str], entry_points: dict[str, str],
+                   version: str = "1.0") -> dict[str, str]:
+    """Install ``modules`` (module name -> source) into ``site`` with the ``.dist-info`` pip would
+    write for ``distribution``, announcing ``entry_points`` (name -> module) in the ``ganzoo``
+    group; return the environment (``PYTHONPATH``) that makes a fresh process find it, exactly
+    as ``importlib.metadata`` finds an installed distribution."""
+    site.mkdir(parents=True, exist_ok=True)
+    for module, source in modules.items():
+        path = site.joinpath(*module.split(".")).with_suffix(".py")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for package in path.relative_to(site).parents[:-1]:
+            (site / package / "__init__.py").touch()
+        path.write_text(source, encoding="utf-8")
+    info = site / f"{distribution.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n",
+                                   encoding="utf-8")
+    lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{lines}", encoding="utf-8")
+    (info / "RECORD").write_text("", encoding="utf-8")
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
 
 
 def train_quietly(plan: RunPlan) -> Any:
