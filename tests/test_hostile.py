@@ -37,7 +37,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ganzoo.testing import faults
+from ganzoo.testing import faults, resigned
 
 FAST = ["--limit", "64", "--image-size", "16", "--batch-size", "32", "--epochs", "1", "--device", "cpu", "--quiet"]
 SAMPLE = ["--out", "samples.png", "--device", "cpu"]
@@ -97,7 +97,7 @@ def weights(edit: Callable[[dict[str, torch.Tensor], dict[str, str]], None]) -> 
     def setup(directory: Path) -> None:
         tensors, metadata = _valid(directory)
         edit(tensors, metadata)
-        save_file(tensors, directory / "w.safetensors", metadata=metadata)
+        save_file(tensors, directory / "w.safetensors", metadata=resigned(metadata))
     return setup
 
 
@@ -413,7 +413,7 @@ def run_generator_claiming(image_shape: str) -> Callable[[Path], None]:
         with safe_open(str(path), "pt") as handle:
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
             metadata = {**handle.metadata(), "image_shape": image_shape}
-        save_file(tensors, path, metadata=metadata)
+        save_file(tensors, path, metadata=resigned(metadata))
     return setup
 
 

@@ -37,6 +37,7 @@ from ganzoo.errors import ConfigError, DataError, GanzooError, WeightsError
 from ganzoo.generators.weights import load_generator, read_generator_metadata, save_generator
 from ganzoo.io.inputs import open_input, read_input_bytes
 from ganzoo.metrics.preflight import check_evaluable_shape, check_sample_counts
+from ganzoo.testing import resigned
 
 
 def refused(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
@@ -66,7 +67,7 @@ def tampered(source: Path, target: Path, *, metadata: dict[str, str] | None = No
     with safe_open(str(source), "pt") as handle:
         state = {name: handle.get_tensor(name) for name in handle.keys()}
         meta = dict(handle.metadata())
-    save_file({**state, **(tensors or {})}, str(target), metadata={**meta, **(metadata or {})})
+    save_file({**state, **(tensors or {})}, str(target), metadata=resigned({**meta, **(metadata or {})}))
     return target
 
 
@@ -369,12 +370,43 @@ def test_truncated_mnist_in_training_is_one_line_not_not_found(scene: Path, caps
     ({"image_shape": "[1, 8, 1000000]"}, "image_shape.2: Input should be less than or equal to 16384"),
     ({"latent_dim": "0"}, "latent_dim: Input should be greater than 0"),
     ({"num_classes": "3", "class_names": '["a"]'}, "1 class names for num_classes 3"),
-], ids=["negative", "zero", "huge", "latent", "class-names"])
+    ({"image_shape": "[1.0, 8, 8]"}, "image_shape.0: Input should be a valid integer"),
+    ({"image_shape": '["1", 8, 8]'}, "image_shape.0: Input should be a valid integer"),
+    ({"image_shape": "[true, 8, 8]"}, "image_shape.0: Input should be a valid integer"),
+    ({"latent_dim": "true"}, "latent_dim: Input should be a valid integer"),
+    ({"variant": "mlp\nerror: forged"}, "variant: String should match pattern"),
+    ({"plugin_version": "not a version"}, "plugin_version: String should match pattern"),
+    ({"class_names": "null", "num_classes": "[10]"}, "num_classes"),
+], ids=["negative", "zero", "huge", "latent", "class-names", "float-side", "string-side", "bool-side", "bool-latent",
+        "newline-variant", "version-text", "list-count"])
 def test_metadata_that_cannot_be_true_is_refused(tmp_path: Path, metadata: dict[str, str], expected: str) -> None:
     path = tampered(generator_file(tmp_path / "valid.safetensors"), tmp_path / "w.safetensors", metadata=metadata)
     with pytest.raises(WeightsError, match="corrupt ganzoo metadata") as raised:
         read_generator_metadata(path)
     assert expected in str(raised.value)
+
+
+def test_metadata_edited_after_writing_is_refused_by_its_digest(tmp_path: Path) -> None:
+    """A consistent-looking edit (the same pixels, another shape) samples scrambled images
+    unless something notices: the digest over the metadata does."""
+    valid = generator_file(tmp_path / "valid.safetensors")
+    with safe_open(str(valid), "pt") as handle:
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        metadata = {**handle.metadata(), "image_shape": "[1, 4, 16]"}
+    save_file(tensors, str(tmp_path / "w.safetensors"), metadata=metadata)  # edited, not re-signed
+    with pytest.raises(WeightsError, match="its metadata was changed after it was written"):
+        read_generator_metadata(tmp_path / "w.safetensors")
+
+
+@pytest.mark.parametrize(("metadata", "expected"), [
+    ({"ganzoo_version": "99.0.0"}, "was written by ganzoo 99.0.0, newer than the installed"),
+    ({"padding": "x" * 2**21}, "bytes of metadata, more than any generator's"),
+], ids=["future", "megabytes"])
+def test_metadata_from_the_future_or_too_large_is_refused(tmp_path: Path, metadata: dict[str, str],
+                                                          expected: str) -> None:
+    path = tampered(generator_file(tmp_path / "valid.safetensors"), tmp_path / "w.safetensors", metadata=metadata)
+    with pytest.raises(WeightsError, match=expected):
+        read_generator_metadata(path)
 
 
 def test_a_conditional_file_that_says_it_is_unconditional_is_about_the_file(scene: Path, capsys) -> None:
@@ -528,7 +560,7 @@ def _rewrite(path: Path, edit) -> None:
         tensors = {name: handle.get_tensor(name) for name in handle.keys()}
         metadata = dict(handle.metadata())
     edit(tensors, metadata)
-    save_file(tensors, str(path), metadata=metadata)
+    save_file(tensors, str(path), metadata=resigned(metadata))
 
 
 @pytest.mark.parametrize("damage", [

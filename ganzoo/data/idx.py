@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import zlib
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -77,12 +78,22 @@ def _gunzip(raw: bytes, shown: str) -> tuple[bytes, bool]:
             data += chunk
             if len(data) >= 4 + 4 * 4 and limit == IDX_MAX_BYTES + 1:  # the header is in: bound by it
                 limit = _promised_bytes(bytes(data[:4 + 4 * 4]), shown) + 1
+        if not decompressor.eof and pending:  # past the promise: read on, keeping nothing, to tell
+            _drain(decompressor, pending, IDX_MAX_BYTES - len(data))  # a damaged stream from a longer one
     except zlib.error as exc:
         raise DataError(f"{shown} is a damaged gzip file ({exc}); {REDOWNLOAD}") from None
     if len(data) > IDX_MAX_BYTES:
         raise DataError(f"{shown} unpacks to more than {IDX_MAX_BYTES // GiB} GiB, which no MNIST file does; "
                         "check that it is the right file")
     return bytes(data), decompressor.eof
+
+
+def _drain(decompressor: Any, pending: bytes, budget: int) -> None:
+    """Decompress up to ``budget`` more bytes, discarding them: raises ``zlib.error`` where the
+    stream is damaged (a CRC that does not match), in bounded memory."""
+    while pending and budget > 0 and not decompressor.eof:
+        budget -= len(decompressor.decompress(pending, min(GUNZIP_CHUNK, budget)))
+        pending = decompressor.unconsumed_tail
 
 
 def _promised_bytes(header: bytes, shown: str) -> int:

@@ -8,7 +8,9 @@ it, and every tensor's name, shape, dtype and finiteness, before the model sees 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +29,13 @@ from ganzoo.runtime.devices import resolve_device
 from ganzoo.version import __version__
 
 GENERATOR_FORMAT = "ganzoo.generator.v1"
+DIGEST_KEY = "metadata_sha256"
+"""The header key of the digest over the metadata: an edited field no longer matches it."""
+METADATA_MAX_BYTES = 1 * 2**20
+"""No real generator's metadata comes near this (a model config and class names)."""
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")]
+"""A variant or distribution name: printable, no spaces or control characters, at most 128 characters."""
+Version = Annotated[str, Field(pattern=r"^[0-9][0-9A-Za-z.+!_-]{0,63}$")]
 Channels = Annotated[int, Field(gt=0, le=64)]
 Side = Annotated[int, Field(gt=0, le=16_384)]
 """An image's channels and side as a file may claim them: positive, and no larger than any real model's."""
@@ -38,20 +47,20 @@ class GeneratorMetadata(BaseModel):
     reading (``from_header``) share. The safetensors header holds only strings: a field typed
     ``str`` is stored as it is, every other one as JSON, under its alias where it has one."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
     format: str
-    variant: str = Field(min_length=1)
-    plugin: str
-    plugin_version: str
-    ganzoo_version: str
+    variant: Name
+    plugin: Name
+    plugin_version: Version
+    ganzoo_version: Version
     model_config_: dict[str, Any] = Field(alias="model_config")
     image_shape: tuple[Channels, Side, Side]
     latent_dim: int = Field(gt=0, le=1_000_000)
     latent_shape_: tuple[Annotated[int, Field(gt=0, le=1_000_000)], ...] | None = Field(
         None, alias="latent_shape", min_length=1, max_length=8)
     num_classes: int | None = Field(None, gt=0, le=1_000_000)
-    class_names: list[str] | None = None
+    class_names: list[Annotated[str, Field(max_length=256)]] | None = None
 
     @property
     def latent_shape(self) -> tuple[int, ...]:
@@ -65,17 +74,25 @@ class GeneratorMetadata(BaseModel):
         return self
 
     def to_header(self) -> dict[str, str]:
-        """The safetensors header strings of this metadata."""
-        return {key: value if key in _TEXT_KEYS else json.dumps(value, sort_keys=True)
-                for key, value in self.model_dump(by_alias=True).items()}
+        """The safetensors header strings of this metadata, with the digest over them."""
+        header = {key: value if key in _TEXT_KEYS else json.dumps(value, sort_keys=True)
+                  for key, value in self.model_dump(by_alias=True).items()}
+        return {**header, DIGEST_KEY: metadata_digest(header)}
 
     @classmethod
     def from_header(cls, header: Mapping[str, str]) -> GeneratorMetadata:
-        """Decode and validate a safetensors header (other keys, like ``weights``, are ignored);
-        raises ``json.JSONDecodeError``, ``TypeError`` or ``ValidationError`` for one that is not
-        such metadata."""
-        return cls.model_validate({key: value if key in _TEXT_KEYS else json.loads(value)
-                                   for key, value in header.items() if key in _HEADER_KEYS})
+        """Decode and validate a safetensors header (other keys, like ``weights``, are ignored),
+        strictly: ``[1, 32.0, "32"]`` is no image shape, ``true`` no count. Raises ``ValueError``
+        (``ValidationError`` among them) for one that is not such metadata."""
+        fields = {key: value if key in _TEXT_KEYS else json.loads(value)
+                  for key, value in header.items() if key in _HEADER_KEYS}
+        return cls.model_validate_json(json.dumps(fields), strict=True)
+
+
+def metadata_digest(header: Mapping[str, str]) -> str:
+    """SHA-256 over the metadata's header strings (its own fields only, in a fixed order)."""
+    fields = {key: header[key] for key in sorted(_HEADER_KEYS) if key in header}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 _HEADER_KEYS = frozenset(field.alias or name for name, field in GeneratorMetadata.model_fields.items())
@@ -111,15 +128,40 @@ def read_generator_metadata(path: Path | str) -> GeneratorMetadata:
 
 
 def _parse_metadata(raw: dict[str, str], path: Path) -> GeneratorMetadata:
+    """The file's metadata, refused in one line where it lies: not ganzoo's, larger than any real
+    one, edited after writing (its digest), ill-typed, or from a newer ganzoo."""
     if raw.get("format") != GENERATOR_FORMAT:
         raise WeightsError(f"{str(path)!r} is a safetensors file but not a ganzoo generator "
-                           f"(format {raw.get('format')!r}); give the generator.safetensors a run wrote")
+                           f"(format {one_line_repr(raw.get('format'))}); give the generator.safetensors a run wrote")
+    size = sum(len(key) + len(value) for key, value in raw.items())
+    if size > METADATA_MAX_BYTES:
+        raise WeightsError(f"{str(path)!r} has {size:,} bytes of metadata, more than any generator's "
+                           f"({METADATA_MAX_BYTES:,} at most); the file is damaged or not a ganzoo generator")
     try:
-        return GeneratorMetadata.from_header(raw)
-    except (json.JSONDecodeError, ValidationError, TypeError) as exc:
+        metadata = GeneratorMetadata.from_header(raw)
+    except (ValueError, TypeError) as exc:
         detail = (validation_problems(exc, GeneratorMetadata) if isinstance(exc, ValidationError)
                   else str(exc).splitlines()[0])
         raise WeightsError(f"{str(path)!r} has corrupt ganzoo metadata ({detail}); re-export the weights") from None
+    if _release(metadata.ganzoo_version) > _release(__version__):
+        raise WeightsError(f"{str(path)!r} was written by ganzoo {metadata.ganzoo_version}, newer than the installed "
+                           f"{__version__}; upgrade ganzoo (`pip install -U ganzoo`) to load it")
+    if DIGEST_KEY in raw and raw[DIGEST_KEY] != metadata_digest(raw):  # files before the digest have none
+        raise WeightsError(f"{str(path)!r}: its metadata was changed after it was written (it no longer matches "
+                           f"its {DIGEST_KEY}); re-export the weights from the run that trained them")
+    return metadata
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """The release numbers of a version string: ``"0.10.2rc1"`` -> ``(0, 10, 2)``."""
+    numbers = re.match(r"\d+(?:\.\d+)*", version)
+    return tuple(int(part) for part in numbers.group().split(".")) if numbers else ()
+
+
+def one_line_repr(value: object) -> str:
+    """``repr`` of a value a file holds, cut to 60 characters."""
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def load_generator(path: Path | str, device: str | torch.device = "auto",

@@ -81,6 +81,15 @@ def install_plugin(site: Path, distribution: str, modules: dict[str, str], entry
     return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
 
 
+def resigned(metadata: dict[str, str]) -> dict[str, str]:
+    """A generator file's header strings with their digest recomputed after an edit: what tests
+    need to reach the checks behind it (a file whose fields lie consistently, as a careless
+    third-party writer would make one). A plain edit is refused by the digest alone."""
+    from ganzoo.generators.weights import DIGEST_KEY, metadata_digest
+
+    return {**metadata, DIGEST_KEY: metadata_digest(metadata)} if DIGEST_KEY in metadata else dict(metadata)
+
+
 def train_quietly(plan: RunPlan) -> Any:
     """Train a plan through the real run loop with no display; returns its ``RunResult``."""
     from ganzoo.training.loop import train
