@@ -81,6 +81,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     registry = get_registry()
     data = real_data_config(args, generator.image_shape)
     dataset = load_dataset(data, registry=registry)
+    if dataset.image_shape[0] != generator.image_shape[0]:
+        raise ConfigError(f"the generator in {str(args.weights)!r} makes {generator.image_shape[0]}-channel images and "
+                          f"dataset {dataset.name!r} holds {dataset.image_shape[0]}-channel ones; evaluate it against "
+                          "the data it was trained on (--dataset, --data-root)")
     errors = plain_console(stderr=True)
     request = EvaluationRequest(dataset=dataset, split=data.split if data.name != "mnist-embedded" else "test",
                                 metrics=args.metrics, backbones=args.backbone, num_samples=args.num,
@@ -118,7 +122,9 @@ def real_data_config(args: argparse.Namespace, image_shape: tuple[int, int, int]
     layer = {key: value for key, value in saved.items() if key in ("name", "root", "split", "limit", "download")}
     layer.update({key: value for key, value in (("name", args.dataset), ("root", args.data_root),
                                                 ("split", args.split)) if value is not None})
-    layer.update(image_size=image_shape[1], channels=image_shape[0])
+    # Channels are converted only as the run itself converted them (data.channels); otherwise the
+    # data keeps its own, and a generator of other channels is refused once it is loaded.
+    layer.update(image_size=image_shape[1], channels=saved.get("channels"))
     try:
         return DataConfig.model_validate(layer)
     except ValueError as exc:
