@@ -27,7 +27,7 @@ from ganzoo.runtime.precision import Precision
 from ganzoo.training.build import RunParts, build, build_augmenter
 from ganzoo.training.callbacks import CallbackList
 from ganzoo.training.checkpoint_schedule import CheckpointSchedule, Moment
-from ganzoo.training.checkpoints import load_checkpoint, restore_rng_states, save_checkpoint
+from ganzoo.training.checkpoints import load_checkpoint, restore_rng_states, restore_state, save_checkpoint
 from ganzoo.training.divergence import (
     LR_FACTOR_ON_ROLLBACK,
     divergence_error,
@@ -345,16 +345,22 @@ class TrainingRun:
         if self.checkpoints.due(moment, self.progress):
             self.save_checkpoint()
 
-    def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"scalers": self.precision.state_dict(), "statistics": self.tracker.state_dict(),
-                                 "last_logged": dict(self.last_stats)}  # what an epoch ending next will report
+    def stateful_parts(self) -> dict[str, Any]:
+        """Each piece a checkpoint carries the state of, under its key there."""
+        parts: dict[str, Any] = {}
         for player in self.players:  # generator, g_optimizer, and discriminator, d_optimizer for a GAN
-            state[player.name] = player.module.state_dict()
-            state[f"{player.key}_optimizer"] = player.optimizer.state_dict()
+            parts[player.name] = player.module
+            parts[f"{player.key}_optimizer"] = player.optimizer
+        parts["scalers"] = self.precision
         if self.ema is not None:
-            state["ema_generator"] = self.ema.state_dict()
+            parts["ema_generator"] = self.ema.module
         if self.augmenter:
-            state["augment"] = self.augmenter.state_dict()
+            parts["augment"] = self.augmenter
+        return parts
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {key: part.state_dict() for key, part in self.stateful_parts().items()}
+        state.update(statistics=self.tracker.state_dict(), last_logged=dict(self.last_stats))  # the next epoch row
         return state
 
     def save_checkpoint(self, best: bool = False) -> None:
@@ -364,7 +370,8 @@ class TrainingRun:
         if not self.cluster.is_main:
             return
         path = self.run_dir.best_checkpoint if best else self.run_dir.checkpoint
-        save_checkpoint(path, state=self.state_dict(), progress=self.progress, config=self.config_record)
+        save_checkpoint(path, state=self.state_dict(), progress=self.progress, config=self.config_record,
+                        written_by=self.plan.variant_origin)
         generator, dataset = self.sampling_generator, self.parts.dataset
         save_generator(generator, self.run_dir.best_generator if best else self.run_dir.generator,
                        variant=self.plan.variant.name, model_config=self.config_record["model"],
@@ -376,14 +383,7 @@ class TrainingRun:
     def restore_checkpoint(self, path: Path) -> None:
         """Models, optimisers, scalers, every RNG and the progress, as the checkpoint holds them."""
         state, progress, _ = load_checkpoint(path)
-        for player in self.players:
-            player.module.load_state_dict(state[player.name])
-            player.optimizer.load_state_dict(state[f"{player.key}_optimizer"])
-        self.precision.load_state_dict(state["scalers"])
-        if self.ema is not None:
-            self.ema.load_state_dict(state["ema_generator"])
-        if self.augmenter:
-            self.augmenter.load_state_dict(state["augment"])
+        restore_state(self.stateful_parts(), state, path, built=self.plan.variant_origin)  # or one line: does not fit
         restore_rng_states(state["rng"])
         self.progress, self.tracker = progress, StatTracker(self.device, watched=self.game.required_statistics)
         self.finite_at_step = -1  # the restored statistics are checked again
