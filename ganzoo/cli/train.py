@@ -89,11 +89,23 @@ def flag_layer(args: argparse.Namespace) -> dict[str, Any]:
     return merge_layers(layer, parse_set_items(args.set_items))
 
 
+def check_one_variant(args: argparse.Namespace, file_layer: dict[str, Any]) -> None:
+    """The VARIANT argument, ``--set variant=...`` and a ``--config`` file's ``variant`` name one
+    variant, or the run would train one while the command line says another."""
+    set_variant = parse_set_items(args.set_items).get("variant")
+    others = [(set_variant, f"--set variant={set_variant}"), (file_layer.get("variant"), f"--config {args.config}")]
+    for other, where in others:
+        if args.variant and other is not None and other != args.variant:
+            raise ConfigError(f"two variants asked for: {args.variant!r} (the VARIANT argument) and {other!r} "
+                              f"({where}); name the variant once")
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
     if args.resume and args.overwrite:
         raise ConfigError("--resume and --overwrite contradict each other: --resume continues the run in --out, "
                           "--overwrite replaces it; pass only one")
     file_layer = load_config_file(args.config) if args.config else {}
+    check_one_variant(args, file_layer)
     flags = flag_layer(args)
     variant = flags.get("variant") or file_layer.get("variant")
     layers = [file_layer, flags]
