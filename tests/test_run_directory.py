@@ -91,7 +91,7 @@ def _steps(out: Path) -> list[dict]:
             if row["kind"] in ("step", "epoch")]
 
 
-def test_a_run_killed_before_its_first_checkpoint_restarts_with_or_without_resume(tiny_config):
+def test_a_run_killed_before_its_first_checkpoint_restarts_with_or_without_resume(tiny_config, tmp_path):
     plan = tiny_config(run={"epochs": 2, "log_every_steps": 3})
     with pytest.raises(KeyboardInterrupt):
         train(plan, callbacks=[StopAt(5)])
@@ -99,9 +99,10 @@ def test_a_run_killed_before_its_first_checkpoint_restarts_with_or_without_resum
     assert (out / "config.json").exists() and not (out / "checkpoints" / "last.safetensors").exists()
     resumed = train(plan, resume=True)
     assert resumed.progress.global_step == 16
+    other = tiny_config(run={"epochs": 2, "log_every_steps": 3, "out_dir": str(tmp_path / "other")})
     with pytest.raises(KeyboardInterrupt):
-        train(plan, overwrite=True, callbacks=[StopAt(3)])
-    again = train(plan)  # no --resume, no --overwrite: nothing to lose, it starts over
+        train(other, callbacks=[StopAt(3)])
+    again = train(other)  # no --resume, no --overwrite: nothing to lose, it starts over
     assert again.progress.global_step == 16
 
 

@@ -17,7 +17,10 @@ from ganzoo.training.display import ProgressDisplay
 from ganzoo.training.loop import train
 from ganzoo.training.outputs import format_stats
 from ganzoo.training.plan import make_plan
+from ganzoo.training.replacement import pending, settle
+from ganzoo.training.runclaim import config_to_resume, refuse_foreign
 from ganzoo.training.rundir import RunDirectory
+from ganzoo.training.runlock import locked_run_directory
 
 # flag -> dotted config key; values left as None are not set
 FLAG_KEYS = {
@@ -66,8 +69,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                              "metrics.jsonl is always written; see `ganzoo list`)")
     parser.add_argument("--set", dest="set_items", action="append", default=[], metavar="KEY=VALUE",
                         help="set any config value, e.g. --set loss.options.real_label=0.9 (repeatable)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    parser.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its last checkpoint; with none yet, start it")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the ganzoo run in --out: only the files a run writes, and only once the new "
+                             "run has its first checkpoint")
     parser.add_argument("--quiet", action="store_true", help="no progress display; print only the result")
     parser.set_defaults(handler=run)
 
@@ -89,11 +95,34 @@ def flag_layer(args: argparse.Namespace) -> dict[str, Any]:
     return merge_layers(layer, parse_set_items(args.set_items))
 
 
+def check_one_variant(args: argparse.Namespace, file_layer: dict[str, Any]) -> None:
+    """The VARIANT argument, ``--set variant=...`` and a ``--config`` file's ``variant`` name one
+    variant, or the run would train one while the command line says another."""
+    set_variant = parse_set_items(args.set_items).get("variant")
+    others = [(set_variant, f"--set variant={set_variant}"), (file_layer.get("variant"), f"--config {args.config}")]
+    for other, where in others:
+        if args.variant and other is not None and other != args.variant:
+            raise ConfigError(f"two variants asked for: {args.variant!r} (the VARIANT argument) and {other!r} "
+                              f"({where}); name the variant once")
+
+
+def settle_interrupted_overwrite(run_dir: RunDirectory, console: Console) -> None:
+    """Before a ``--resume`` reads the run's config: finish or undo an ``--overwrite`` that a kill
+    left half done (under the directory's lock), so the config read is the run's."""
+    if pending(run_dir):
+        refuse_foreign(run_dir, resume=True)  # only ever in a directory that is ganzoo's
+        with locked_run_directory(run_dir.root):
+            note = settle(run_dir)
+        if note:
+            say(console, note, label="note", style="yellow")
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
     if args.resume and args.overwrite:
         raise ConfigError("--resume and --overwrite contradict each other: --resume continues the run in --out, "
                           "--overwrite replaces it; pass only one")
     file_layer = load_config_file(args.config) if args.config else {}
+    check_one_variant(args, file_layer)
     flags = flag_layer(args)
     variant = flags.get("variant") or file_layer.get("variant")
     layers = [file_layer, flags]
@@ -102,9 +131,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
             f"runs/{variant}" if variant else None)
         if out is None:
             raise ConfigError("--resume needs the run directory: pass --out DIR (or the variant name, for runs/VARIANT)")
-        saved = RunDirectory(Path(out)).config_to_resume(variant)
-        variant = saved["variant"]
-        layers = [saved, *layers, {"run": {"out_dir": str(out)}}]  # the directory it is in now, if it moved
+        run_dir = RunDirectory(Path(out))
+        settle_interrupted_overwrite(run_dir, console)
+        saved = config_to_resume(run_dir, variant)  # None: nothing to resume yet, the run starts there
+        if saved is not None:
+            variant = saved["variant"]
+            layers = [saved, *layers, {"run": {"out_dir": str(out)}}]  # the directory it is in now, if it moved
     if variant:
         layers.insert(0, {"run": {"out_dir": f"runs/{variant}"}})
     plan = make_plan(layers)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from ganzoo.runtime.precision import Precision
 from ganzoo.training.build import RunParts, build, build_augmenter
 from ganzoo.training.callbacks import CallbackList
 from ganzoo.training.checkpoint_schedule import CheckpointSchedule, Moment
-from ganzoo.training.checkpoints import load_checkpoint, restore_rng_states, save_checkpoint
+from ganzoo.training.checkpoints import load_checkpoint, restore_rng_states, restore_state, save_checkpoint
 from ganzoo.training.divergence import (
     LR_FACTOR_ON_ROLLBACK,
     divergence_error,
@@ -39,7 +40,9 @@ from ganzoo.training.divergence import (
 from ganzoo.training.ema import GeneratorEMA
 from ganzoo.training.outputs import standard_callbacks
 from ganzoo.training.plan import RunPlan
+from ganzoo.training.replacement import Replacement
 from ganzoo.training.resume import check_resumable
+from ganzoo.training.runclaim import refuse_foreign, start_in, write_marker
 from ganzoo.training.rundir import RunDirectory
 from ganzoo.training.runlock import locked_run_directory
 from ganzoo.training.statistics import StatTracker, Stopwatch, Throughput
@@ -71,10 +74,13 @@ def train(plan: RunPlan, *, callbacks: Sequence[Callback] = (), resume: bool = F
     ``callbacks`` join the standard ones (metrics log, sample grids, loss curve, best checkpoint)
     and those the plan selects. With a distributed ``cluster`` (``ganzoo.runtime.distributed.session``)
     this process is one DDP rank: ``run.batch_size`` is per rank, and only rank 0 writes files
-    and runs callbacks. The run directory is locked for the whole run (``RunLock``).
+    and runs callbacks. The run directory is locked for the whole run (``RunLock``), and only a
+    directory that is empty or ganzoo's is written (``runclaim``).
     """
     cluster = cluster or Cluster()
     run_dir = RunDirectory(plan.config.run.out_dir)
+    if cluster.is_main:
+        refuse_foreign(run_dir, resume=resume, overwrite=overwrite)  # before the lock touches it
     with locked_run_directory(run_dir.root, enabled=cluster.is_main):
         return _train_in(run_dir, plan, callbacks, resume=resume, overwrite=overwrite, cluster=cluster)
 
@@ -82,34 +88,29 @@ def train(plan: RunPlan, *, callbacks: Sequence[Callback] = (), resume: bool = F
 def _train_in(run_dir: RunDirectory, plan: RunPlan, callbacks: Sequence[Callback], *, resume: bool, overwrite: bool,
               cluster: Cluster) -> RunResult:
     device = cluster.local_device(resolve_device(plan.config.run.device))
-    saved = run_dir.config_to_resume(plan.config.variant) if resume else None  # read once, used twice below
-    ready = plan.for_device(device, saved)  # every device-dependent choice, made once
-    plan, notes = ready.plan, list(ready.notes)  # concrete options from here on, recorded in config.json
-    if saved is not None:
-        check_resumable(saved, plan, run_dir.root)
-        if not run_dir.holds_run():  # stopped before its first checkpoint: the same seed gives the same run
-            notes.append(f"{run_dir.root} has no checkpoint yet (the run stopped before its first one): "
-                         "starting it again from step 0 with its saved settings")
-    elif cluster.is_main:
-        run_dir.check_claim(overwrite=overwrite)
-        if run_dir.holds_unfinished_start():
-            notes.append(f"replacing the unfinished start in {run_dir.root} (it stopped before its first checkpoint)")
-    fresh = not (resume and run_dir.holds_run())  # a new run, or a restart of one with no checkpoint
+    start = start_in(run_dir, plan.config.variant, resume=resume, overwrite=overwrite, writer=cluster.is_main)
+    ready = plan.for_device(device, start.saved)  # every device-dependent choice, made once
+    plan, notes = ready.plan, [*start.notes, *ready.notes]  # concrete options from here on, recorded in config.json
+    if start.saved is not None:
+        check_resumable(start.saved, plan, run_dir.root)
     seed_everything(plan.config.run.seed)
     parts = build(plan, device)
     if parts.dataset.note:
         notes.append(parts.dataset.note)  # its size in memory, or why it is streamed
-    watchers = [*standard_callbacks(plan.config.run), *parts.callbacks, *callbacks] if cluster.is_main else []
+    replacement = Replacement(run_dir) if cluster.is_main and not start.resumes else None
+    first = [replacement] if replacement else []  # the new run's first checkpoint commits it, before anything else
+    watchers = [*first, *standard_callbacks(plan.config.run), *parts.callbacks, *callbacks] if cluster.is_main else []
     run = TrainingRun(plan, parts, run_dir=run_dir, precision=Precision(device, ready.precision), cluster=cluster,
                       callbacks=watchers)
-    if not fresh:
+    if start.resumes:
         run.restore_checkpoint(run_dir.checkpoint)
-    if cluster.is_main:
-        if fresh:
-            run_dir.claim(overwrite=overwrite or resume)  # only now: a run that fails to start clobbers nothing
+    if not cluster.is_main:
+        return run.fit(resumed=start.resumes, notes=notes)
+    write_marker(run_dir)  # only now: a run that fails to start writes nothing
+    with replacement.in_effect() if replacement else nullcontext():  # the old run back unless the new one checkpoints
         run_dir.discard_partial_writes()
         run_dir.write_config(run.config_record)
-    return run.fit(resumed=not fresh, notes=notes)
+        return run.fit(resumed=start.resumes, notes=notes)
 
 
 class TrainingRun:
@@ -343,16 +344,22 @@ class TrainingRun:
         if self.checkpoints.due(moment, self.progress):
             self.save_checkpoint()
 
-    def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"scalers": self.precision.state_dict(), "statistics": self.tracker.state_dict(),
-                                 "last_logged": dict(self.last_stats)}  # what an epoch ending next will report
+    def stateful_parts(self) -> dict[str, Any]:
+        """Each piece a checkpoint carries the state of, under its key there."""
+        parts: dict[str, Any] = {}
         for player in self.players:  # generator, g_optimizer, and discriminator, d_optimizer for a GAN
-            state[player.name] = player.module.state_dict()
-            state[f"{player.key}_optimizer"] = player.optimizer.state_dict()
+            parts[player.name] = player.module
+            parts[f"{player.key}_optimizer"] = player.optimizer
+        parts["scalers"] = self.precision
         if self.ema is not None:
-            state["ema_generator"] = self.ema.state_dict()
+            parts["ema_generator"] = self.ema.module
         if self.augmenter:
-            state["augment"] = self.augmenter.state_dict()
+            parts["augment"] = self.augmenter
+        return parts
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {key: part.state_dict() for key, part in self.stateful_parts().items()}
+        state.update(statistics=self.tracker.state_dict(), last_logged=dict(self.last_stats))  # the next epoch row
         return state
 
     def save_checkpoint(self, best: bool = False) -> None:
@@ -362,7 +369,8 @@ class TrainingRun:
         if not self.cluster.is_main:
             return
         path = self.run_dir.best_checkpoint if best else self.run_dir.checkpoint
-        save_checkpoint(path, state=self.state_dict(), progress=self.progress, config=self.config_record)
+        save_checkpoint(path, state=self.state_dict(), progress=self.progress, config=self.config_record,
+                        written_by=self.plan.variant_origin)
         generator, dataset = self.sampling_generator, self.parts.dataset
         save_generator(generator, self.run_dir.best_generator if best else self.run_dir.generator,
                        variant=self.plan.variant.name, model_config=self.config_record["model"],
@@ -374,14 +382,7 @@ class TrainingRun:
     def restore_checkpoint(self, path: Path) -> None:
         """Models, optimisers, scalers, every RNG and the progress, as the checkpoint holds them."""
         state, progress, _ = load_checkpoint(path)
-        for player in self.players:
-            player.module.load_state_dict(state[player.name])
-            player.optimizer.load_state_dict(state[f"{player.key}_optimizer"])
-        self.precision.load_state_dict(state["scalers"])
-        if self.ema is not None:
-            self.ema.load_state_dict(state["ema_generator"])
-        if self.augmenter:
-            self.augmenter.load_state_dict(state["augment"])
+        restore_state(self.stateful_parts(), state, path, built=self.plan.variant_origin)  # or one line: does not fit
         restore_rng_states(state["rng"])
         self.progress, self.tracker = progress, StatTracker(self.device, watched=self.game.required_statistics)
         self.finite_at_step = -1  # the restored statistics are checked again

@@ -66,6 +66,13 @@ class RunPlan:
                   ("dataset", self.dataset)]
         return [(role, choice) for role, choice in chosen if choice is not None]
 
+    @property
+    def variant_origin(self) -> str:
+        """``'mlp' from ganzoo-mlp 0.2``: the variant and the plugin version that builds it, which a
+        checkpoint records so that one that no longer fits can say what wrote it."""
+        plugin = self.variant.entry.plugin
+        return f"{self.variant.name!r} from {plugin.distribution} {plugin.version}"
+
     def describe_step(self) -> str:
         """``strategy 'r1' (ganzoo) with loss 'hinge'``: what runs one training step, for errors."""
         strategy = f"strategy {self.strategy.name!r} ({self.strategy.entry.plugin.distribution})"

@@ -46,18 +46,38 @@ def check_resumable(saved: Mapping[str, Any], plan: RunPlan, root: Path) -> None
     """Refuse to resume the run in ``root`` (its ``saved`` config) with ``plan`` when that would not
     continue the same run, naming the first changed setting. ``plan`` is the one resolved for the
     device (``RunPlan.for_device``), whose speed options are concrete as ``config.json`` records them."""
-    recorded = _as_it_ran(saved)
-    requested = _without_free_data_settings(plan.to_dict())
+    recorded, requested = _as_it_ran(saved), _without_free_data_settings(plan.to_dict())
+    if changed := changed_settings(recorded, requested):
+        first, more = changed[0], _more(changed)
+        raise ConfigError(f"cannot resume {str(root)!r} with different settings: {first} was "
+                          f"{_setting(recorded, first)!r}, now {_setting(requested, first)!r}{more}; resume with the "
+                          "original settings (epochs, budgets and logging may change), or start a new run with "
+                          "another --out")
+
+
+def check_checkpoint_is_the_runs(saved: Mapping[str, Any], written_with: Mapping[str, Any], path: Path) -> None:
+    """Refuse a checkpoint that another run wrote (copied in from elsewhere): the config it
+    carries (``written_with``) must be the run's own (``saved``, its ``config.json``) by the same
+    rules as a resume, or the run would go on with another seed or model while ``config.json``
+    says otherwise."""
+    theirs, ours = _as_it_ran(written_with), _as_it_ran(saved)
+    if changed := changed_settings(theirs, ours):
+        first, more = changed[0], _more(changed)
+        raise ConfigError(f"checkpoint {str(path)!r} is not this run's: it was written with {first} "
+                          f"{_setting(theirs, first)!r}, config.json has {_setting(ours, first)!r}{more}; put back "
+                          "the run's own checkpoint, or start a new run with another --out (or --overwrite)")
+
+
+def changed_settings(recorded: Mapping[str, Any], requested: Mapping[str, Any]) -> list[str]:
+    """Dotted names of the settings that make ``requested`` another run than ``recorded``: the
+    identity sections, then the trajectory settings of ``run``."""
     changed = describe_differences(recorded, requested)
-    changed += [f"run.{key}" for key in RESUME_FIXED_RUN_SETTINGS
-                if recorded.get("run", {}).get(key) != requested["run"].get(key)]
-    if changed:
-        first = changed[0]
-        was, now = _setting(recorded, first), _setting(requested, first)
-        more = f" (and {len(changed) - 1} more: {', '.join(changed[1:4])})" if len(changed) > 1 else ""
-        raise ConfigError(f"cannot resume {str(root)!r} with different settings: {first} was {was!r}, "
-                          f"now {now!r}{more}; resume with the original settings (epochs, budgets and logging "
-                          "may change), or start a new run with another --out")
+    return changed + [f"run.{key}" for key in RESUME_FIXED_RUN_SETTINGS
+                      if recorded.get("run", {}).get(key) != requested.get("run", {}).get(key)]
+
+
+def _more(changed: list[str]) -> str:
+    return f" (and {len(changed) - 1} more: {', '.join(changed[1:4])})" if len(changed) > 1 else ""
 
 
 def describe_differences(saved: Mapping[str, Any], requested: Mapping[str, Any],

@@ -12,18 +12,28 @@
     OUT/loss_curve.png               D and G losses against steps
     OUT/README.md                    the model card: what was trained, how, how well, how to load it
     OUT/tensorboard/                 TensorBoard event files, with ``--logger tensorboard``
+    OUT/.ganzoo-run                  the marker that says the directory is ganzoo's (``runclaim``)
+    OUT/.lock                        held by the one process training here (``runlock``)
+    OUT/.ganzoo-replaced/            the previous run, while an ``--overwrite`` waits for the new
+                                     run's first checkpoint (``replacement``)
+
+``written_files`` is everything above that a run writes (not the marker, the lock or the
+set-aside run): what ``--overwrite`` replaces, and nothing else in the directory.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ganzoo.errors import RunDirectoryError
 from ganzoo.io.inputs import read_input_bytes, read_input_text
+
+SAMPLE_GRIDS = "epoch-*.png"
+TENSORBOARD_EVENTS = "events.out.tfevents.*"
 
 
 @dataclass(frozen=True)
@@ -72,11 +82,6 @@ class RunDirectory:
     def tensorboard(self) -> Path:
         return self.root / "tensorboard"
 
-    def written_files(self) -> list[Path]:
-        """Every single file a run writes here (its folders' contents aside)."""
-        return [self.config, self.metrics, self.checkpoint, self.best_checkpoint, self.generator,
-                self.best_generator, self.loss_curve, self.model_card]
-
     @classmethod
     def around(cls, path: Path) -> RunDirectory | None:
         """The run directory a generator or checkpoint file lies in, when it lies in one."""
@@ -93,6 +98,46 @@ class RunDirectory:
     def lock_file(self) -> Path:
         return self.root / ".lock"
 
+    @property
+    def marker(self) -> Path:
+        """``.ganzoo-run``: written when ganzoo claims the directory, before any other file."""
+        return self.root / ".ganzoo-run"
+
+    @property
+    def set_aside(self) -> Path:
+        """Where ``--overwrite`` keeps the previous run until the new one has a checkpoint; laid
+        out as a run directory itself (``RunDirectory(run_dir.set_aside)``)."""
+        return self.root / ".ganzoo-replaced"
+
+    @property
+    def discarded(self) -> Path:
+        """A set-aside run on its way out: renamed here in one step, then deleted."""
+        return self.root / ".ganzoo-discarded"
+
+    def written_files(self) -> list[Path]:
+        """The files of this directory that a run writes, those that exist: the config, log,
+        weights, checkpoints, loss curve, model card, sample grids and TensorBoard events.
+
+        A symbolic link counts as the entry it is (moving or deleting it never touches its
+        target); a folder that is a link to elsewhere is left alone, like anything ganzoo did not write.
+        """
+        fixed = [self.config, self.metrics, self.generator, self.best_generator, self.loss_curve, self.model_card,
+                 self.checkpoint, self.best_checkpoint]
+        found = [path for path in fixed if _own_file(path, self.root)]
+        for folder, pattern in ((self.samples, SAMPLE_GRIDS), (self.tensorboard, TENSORBOARD_EVENTS)):
+            if _own_folder(folder):
+                found += sorted(path for path in folder.glob(pattern) if _own_file(path, self.root))
+        return found
+
+    def remove_empty_folders(self) -> None:
+        """``samples/``, ``checkpoints/`` and ``tensorboard/`` once nothing is left in them."""
+        for folder in (self.samples, self.checkpoint.parent, self.tensorboard):
+            if _own_folder(folder):
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass  # something else is in it: it stays
+
     def holds_run(self) -> bool:
         """A run that can be resumed: it wrote at least one checkpoint."""
         return self.checkpoint.exists()
@@ -104,26 +149,6 @@ class RunDirectory:
         so a new run (or ``--resume``) simply starts it over.
         """
         return not self.holds_run() and self.config.exists()
-
-    def check_claim(self, *, overwrite: bool) -> None:
-        """Refuse now, before any work, what ``claim`` would refuse later; changes nothing."""
-        if self.root.exists() and not self.root.is_dir():
-            raise RunDirectoryError(f"output path {str(self.root)!r} is a file; choose another --out")
-        if self.holds_run() and not overwrite:
-            raise RunDirectoryError(f"{str(self.root)!r} already holds a run; pass --resume to continue it, "
-                                    "--overwrite to replace it, or choose another --out")
-
-    def claim(self, *, overwrite: bool) -> None:
-        """Make the directory ready for a new run, never clobbering one by accident."""
-        self.check_claim(overwrite=overwrite)
-        if self.holds_run() or self.holds_unfinished_start():
-            for path in (self.config, self.metrics, self.generator, self.best_generator, self.loss_curve,
-                         self.model_card):
-                path.unlink(missing_ok=True)
-            for folder in (self.samples, self.tensorboard):
-                shutil.rmtree(folder, ignore_errors=True)
-            shutil.rmtree(self.checkpoint.parent, ignore_errors=True)
-        self.root.mkdir(parents=True, exist_ok=True)
 
     def discard_partial_writes(self) -> None:
         """Remove temporary files a killed process left mid-write (the real files are intact)."""
@@ -146,20 +171,6 @@ class RunDirectory:
             return read_checkpoint_config(self.checkpoint)
         return None
 
-    def config_to_resume(self, variant: str | None = None) -> dict[str, Any]:
-        """The saved config a ``--resume`` starts from; refuses a directory with no run in it and a
-        ``variant`` other than the one it holds (before its settings would look unknown)."""
-        saved = self.saved_config()
-        if saved is None:
-            raise RunDirectoryError(f"nothing to resume in {str(self.root)!r}: it holds no run (no config.json, no "
-                                    "checkpoints/last.safetensors); drop --resume to start a new run there")
-        if variant and saved.get("variant") != variant:
-            raise RunDirectoryError(
-                f"{str(self.root)!r} holds a {saved.get('variant')!r} run, not {variant!r}; resume it with "
-                f"`ganzoo train {saved.get('variant')} --out {self.root} --resume`, or train {variant!r} "
-                "with another --out")
-        return saved
-
     def write_config(self, config: dict[str, Any]) -> None:
         from ganzoo.io.safe_state import atomic_write_bytes
 
@@ -181,6 +192,17 @@ class RunDirectory:
         from ganzoo.io.safe_state import atomic_write_bytes
 
         atomic_write_bytes("".join(f"{line}\n" for line in kept).encode(), self.metrics)
+
+
+def _own_folder(folder: Path) -> bool:
+    return folder.is_dir() and not folder.is_symlink()
+
+
+def _own_file(path: Path, root: Path) -> bool:
+    """An entry that is not a directory, in ``root`` or in a real (not linked) folder of it."""
+    if not os.path.lexists(path) or path.is_dir():
+        return False
+    return path.parent == root or not path.parent.is_symlink()
 
 
 def inputs_of(weights: Path) -> list[Path]:
