@@ -82,7 +82,7 @@ def _tail_rows(path: Path) -> list[dict[str, Any]]:
     rows = []
     for line in lines:
         try:
-            row = load_json(line, "metrics log row")
+            row = load_json(line, "metrics log row", allow_nan=True)  # a diverged step logs NaN
         except GanzooError:
             continue
         if isinstance(row, dict):
