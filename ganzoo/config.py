@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import copy
 import difflib
-import json
-import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator, model_validator
 
 from ganzoo.core.options import ComponentConfig, DataConfig, StrictModel
 from ganzoo.errors import ConfigError
 from ganzoo.io.inputs import read_input_text
+from ganzoo.io.structured import load_json, load_toml, load_yaml
 from ganzoo.metrics.catalogue import METRICS, MetricName
 from ganzoo.runtime.devices import DEVICE_PATTERN
 
@@ -172,22 +169,20 @@ class TrainConfig(StrictModel):
         return self
 
 
+CONFIG_READERS = {".toml": load_toml, ".yaml": load_yaml, ".yml": load_yaml, ".json": load_json}
+
+
 def load_config_file(path: Path) -> dict[str, Any]:
-    """Read a TOML, YAML or JSON config file (UTF-8, checked by ``ganzoo.io.inputs``) into a plain dict."""
+    """Read a TOML, YAML (1.2 core schema) or JSON config file into a plain dict: the file checked
+    by ``ganzoo.io.inputs``, its text parsed by ``ganzoo.io.structured`` (keys given twice, deep
+    nesting, YAML alias bombs and numbers out of range refused in one line naming the file)."""
     text = read_input_text(path, "config file", error=ConfigError)
-    try:
-        if path.suffix == ".toml":
-            data = tomllib.loads(text)
-        elif path.suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text) or {}
-        elif path.suffix == ".json":
-            data = json.loads(text)
-        else:
-            raise ConfigError(f"config file {str(path)!r} must end in .toml, .yaml, .yml or .json")
-    except (tomllib.TOMLDecodeError, yaml.YAMLError, json.JSONDecodeError) as exc:
-        first_line = str(exc).splitlines()[0]
-        raise ConfigError(f"config file {str(path)!r} is not valid {path.suffix[1:].upper()}: {first_line}; "
-                          "fix the file") from None
+    reader = CONFIG_READERS.get(path.suffix)
+    if reader is None:
+        raise ConfigError(f"config file {str(path)!r} must end in .toml, .yaml, .yml or .json")
+    data = reader(text, f"config file {str(path)!r}", error=ConfigError, fix="fix the file")
+    if data is None and reader is load_yaml:
+        return {}  # an empty YAML file
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a table of settings, not {type(data).__name__}")
     return data
@@ -204,43 +199,15 @@ def parse_set_items(items: Iterable[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip() or any(not part for part in key.split(".")):
             raise ConfigError(f"--set {item!r} must look like section.key=value, e.g. run.epochs=3")
-        assign_nested(nested, key.strip().split("."), parse_value(raw))
+        assign_nested(nested, key.strip().split("."), parse_value(raw, key.strip()))
     return nested
 
 
-class _CoreSchemaLoader(yaml.SafeLoader):
-    """PyYAML's SafeLoader with YAML 1.2 core-schema scalars instead of YAML 1.1's, under which
-    ``--out no`` would be False, ``off`` False, ``1:20`` the sexagesimal 80 and ``1_000`` 1000."""
-
-    yaml_implicit_resolvers: dict[Any, list[tuple[str, re.Pattern[str]]]] = {}
-
-
-_CORE_SCHEMA = [  # (tag, pattern, first characters); int before float, which also matches "3"
-    ("bool", r"(?i:true|false)$", "tTfF"),
-    ("null", r"(?:~|(?i:null)|)$", ["~", "n", "N", ""]),
-    ("int", r"(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
-    ("float", r"(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?i:inf)|\.(?i:nan))$",
-     "-+.0123456789"),
-]
-
-
-def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
-    """YAML 1.2 ints; SafeLoader's would read ``010`` as octal 8."""
-    value = str(loader.construct_scalar(node))
-    return int(value, {"0x": 16, "0o": 8}.get(value[:2], 10))
-
-
-for _tag, _pattern, _first in _CORE_SCHEMA:
-    _CoreSchemaLoader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), list(_first))
-_CoreSchemaLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-
-
-def parse_value(raw: str) -> Any:
-    """One ``--set`` value: YAML 1.2 core schema, or the raw string when it is not valid YAML."""
-    try:
-        return yaml.load(raw, Loader=_CoreSchemaLoader)  # a SafeLoader: no Python objects
-    except yaml.YAMLError:
-        return raw
+def parse_value(raw: str, key: str = "") -> Any:
+    """One ``--set`` value: YAML 1.2 core schema, or the raw string when it is not valid YAML.
+    Within the bounds of ``ganzoo.io.structured`` (depth, aliases, numbers in range)."""
+    shown = f"--set {key}" if key else f"--set value {raw[:40]!r}"
+    return load_yaml(raw, shown, error=ConfigError, fix="fix the value", not_yaml_as_text=True)
 
 
 def assign_nested(nested: dict[str, Any], path: list[str], value: Any) -> None:

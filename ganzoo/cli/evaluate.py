@@ -8,7 +8,6 @@ protocol included, as JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 from pathlib import Path
@@ -27,6 +26,7 @@ from ganzoo.errors import ConfigError
 from ganzoo.generators.weights import load_generator
 from ganzoo.io.files import check_not_an_input, check_output_path
 from ganzoo.io.inputs import read_input_text
+from ganzoo.io.structured import load_json
 from ganzoo.metrics.backbones import cache_dir
 from ganzoo.metrics.preflight import check_evaluable_shape, check_same_shape
 from ganzoo.metrics.result import DEFAULT_NUM_SAMPLES, EvaluationResult
@@ -138,13 +138,13 @@ def _saved_data_section(config_path: Path) -> dict[str, Any]:
         return {}
     text = read_input_text(config_path, "the run's config", error=ConfigError)
     try:
-        data = json.loads(text).get("data", {})
+        saved = load_json(text, "", error=ConfigError, fix="")
+        data = saved.get("data", {}) if isinstance(saved, dict) else None
         if not isinstance(data, dict):
-            raise ValueError("its data section is not a table")
-    except (ValueError, AttributeError) as exc:
-        raise ConfigError(f"the run's config {str(config_path)!r} is damaged ({str(exc).splitlines()[0]}), so the "
-                          "data the run trained on is unknown; pass --dataset (and --data-root) to choose the real "
-                          "data") from None
+            raise ConfigError("its data section is not a table")
+    except ConfigError as exc:
+        raise ConfigError(f"the run's config {str(config_path)!r} is damaged ({exc}), so the data the run trained on "
+                          "is unknown; pass --dataset (and --data-root) to choose the real data") from None
     return dict(data)
 
 

@@ -53,8 +53,8 @@ def check_input(path: Path | str, what: str, *, max_bytes: int | None = None,
         raise error(f"cannot open {shown}: {exc.strerror or exc}; {fix or 'check the path'}") from None
     _check_regular(info, shown, what, error, fix)
     if max_bytes is not None and info.st_size > max_bytes:
-        raise error(f"{shown} is {_size(info.st_size)}, more than the {_size(max_bytes)} a {what} can sensibly be; "
-                    f"{fix or 'check that the path names the right file'}")
+        raise error(f"{shown} is {format_size(info.st_size)}, more than the {format_size(max_bytes)} a {what} can "
+                    f"sensibly be; {fix or 'check that the path names the right file'}")
     if not os.access(path, os.R_OK):
         raise error(_permission_denied(shown, fix))
     return info
@@ -133,7 +133,8 @@ def _permission_denied(shown: str, fix: str | None = None) -> str:
     return f"cannot read {shown}: permission denied; {fix or READ_PERMISSION_FIX}"
 
 
-def _size(count: int) -> str:
+def format_size(count: int) -> str:
+    """``count`` bytes for people: ``3.2 MiB``, ``512 bytes``."""
     for unit, name in ((GiB, "GiB"), (MiB, "MiB"), (KiB, "KiB")):
         if count >= unit:
             return f"{count / unit:.1f} {name}"

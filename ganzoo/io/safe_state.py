@@ -20,7 +20,8 @@ from safetensors.torch import save as safetensors_bytes
 
 from ganzoo.errors import WeightsError, first_line
 from ganzoo.io.files import atomic_write_bytes
-from ganzoo.io.inputs import open_input
+from ganzoo.io.inputs import MiB, open_input
+from ganzoo.io.structured import load_json
 
 _TENSOR = "__tensor__"
 _ITEMS = "__items__"
@@ -30,6 +31,14 @@ PICKLE_MAGIC = (b"PK\x03\x04", b"\x80")  # torch.save's zip container, raw pickl
 # The pickle magic can also be the first byte of a header length (any length = 0x80 mod 256), so
 # only a file whose header does not open like JSON is taken for a pickle.
 _HEADER_START = b"{"
+HEADER_MAX_BYTES = 100 * MiB
+"""The safetensors library's own bound on a header."""
+CORRUPT_FIX = "it is corrupt or not a safetensors file; re-create or re-download it"
+
+
+class StateSkeletonError(WeightsError, ValueError):
+    """A state skeleton that ``flatten_state`` cannot have written: a ``WeightsError``, and a
+    ``ValueError`` to callers that name the file in their own "is corrupt" line."""
 
 
 def flatten_state(state: Any) -> tuple[dict[str, torch.Tensor], str]:
@@ -56,8 +65,10 @@ def flatten_state(state: Any) -> tuple[dict[str, torch.Tensor], str]:
     return tensors, json.dumps(skeleton, allow_nan=True)
 
 
-def unflatten_state(tensors: dict[str, torch.Tensor], skeleton_json: str) -> Any:
-    """Inverse of ``flatten_state``."""
+def unflatten_state(tensors: dict[str, torch.Tensor], skeleton_json: str, shown: str = "") -> Any:
+    """Inverse of ``flatten_state``. The skeleton is read within ``ganzoo.io.structured``'s
+    bounds (so ``decode`` recurses at most ``MAX_DEPTH`` deep); a damaged one raises
+    ``StateSkeletonError``, a wrong reference ``KeyError``/``TypeError``/``ValueError``."""
 
     def decode(node: Any) -> Any:
         if isinstance(node, dict):
@@ -72,7 +83,8 @@ def unflatten_state(tensors: dict[str, torch.Tensor], skeleton_json: str) -> Any
             return [decode(v) for v in node]
         return node
 
-    return decode(json.loads(skeleton_json))
+    return decode(load_json(skeleton_json, shown, error=StateSkeletonError, fix="", allow_nan=True,
+                            max_bytes=HEADER_MAX_BYTES))
 
 
 def save_safetensors(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> None:
@@ -122,12 +134,13 @@ def _checked_header(handle: BinaryIO, path: Path, what: str) -> dict[str, Any]:
     if len(head) < 8:
         raise WeightsError(f"{what} {str(path)!r} is truncated ({len(head)} bytes); re-create or re-download it")
     header_length = int.from_bytes(head[:8], "little")
-    if header_length > min(size - 8, 100 * 1024 * 1024):
+    if header_length > min(size - 8, HEADER_MAX_BYTES):
         raise WeightsError(f"{what} {str(path)!r} has a header length of {header_length} bytes that does not "
                            "fit the file; it is truncated or corrupt, re-create or re-download it")
     handle.seek(8)
+    header = load_json(handle.read(header_length), f"the header of {what} {str(path)!r}", error=WeightsError,
+                       fix=CORRUPT_FIX, max_bytes=HEADER_MAX_BYTES)
     try:
-        header = json.loads(handle.read(header_length))
         if not isinstance(header, dict):
             raise ValueError("the header is not a JSON object")
         data_length = max((int(entry["data_offsets"][1]) for name, entry in header.items()

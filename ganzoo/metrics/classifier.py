@@ -14,7 +14,6 @@ works at whatever resolution a generator produces.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -27,6 +26,7 @@ from torch import Tensor, nn
 from ganzoo.errors import WeightsError
 from ganzoo.io.inputs import check_input, read_input_bytes, read_input_text
 from ganzoo.io.safe_state import read_safetensors
+from ganzoo.io.structured import load_json
 
 CLASSIFIER_SIZE = 28
 FEATURE_DIM = 128
@@ -109,7 +109,8 @@ def load_classifier(path: Path | None = None, device: torch.device | str = "cpu"
 def read_card() -> ClassifierCard:
     """The shipped classifier's record: held-out accuracy, which indices it trained on."""
     with resources.as_file(SHIPPED_CARD) as card_path:
-        raw = json.loads(read_input_text(card_path, "classifier card", error=WeightsError))
+        raw = load_json(read_input_text(card_path, "classifier card", error=WeightsError),
+                        f"classifier card {str(card_path)!r}", error=WeightsError, fix="reinstall ganzoo")
     return ClassifierCard(held_out_accuracy=raw["held_out_accuracy"], train_indices=tuple(raw["train_indices"]),
                           held_out_indices=tuple(raw["held_out_indices"]), data=raw["data"],
                           fingerprint=raw["fingerprint"], details=raw)

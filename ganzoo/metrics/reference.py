@@ -22,15 +22,18 @@ import torch
 from torch import Tensor
 
 from ganzoo.core.interfaces import TrainingImages
-from ganzoo.errors import WeightsError
+from ganzoo.errors import GanzooError, WeightsError
 from ganzoo.io.files import atomic_write_bytes
 from ganzoo.io.inputs import TEXT_MAX_BYTES, check_input, read_input_bytes
 from ganzoo.io.safe_state import read_safetensors, save_safetensors
+from ganzoo.io.structured import load_json
 from ganzoo.metrics.backbones import Backbone, Embedding, cache_dir
 from ganzoo.metrics.catalogue import METRIC_GROUPS, METRICS
 
 REFERENCE_FORMAT = "ganzoo.reference.v1"
 REMOVE_CACHE_ENTRY = "remove it; ganzoo computes the cache entry again"
+BASELINE_DEPTH = 4
+"""``{"seed0": {"values": {"fid": [value, std]}}}``: anything deeper is not a baseline."""
 SPOT_CHECK_IMAGES = 2
 SPOT_CHECK_TOLERANCE = 1e-2
 """A cached embedding's first rows must be this close (relative) to a fresh embedding of the same
@@ -66,15 +69,16 @@ class Reference:
         return self.path.with_suffix(".baseline.json")
 
     def read_baseline(self) -> dict[str, Any]:
-        """The cached baseline numbers; ``{}`` when there are none, or when they are damaged (they
-        are then computed again and rewritten, never shown)."""
+        """The cached baseline numbers; ``{}`` when there are none, or when they are damaged (not
+        UTF-8 JSON, nested deeper than a baseline, numbers out of range, another shape: they are
+        then computed again and rewritten, never shown)."""
         if not os.path.lexists(self.baseline_path):
             return {}
         data = read_input_bytes(self.baseline_path, "cached real-vs-real baseline", max_bytes=TEXT_MAX_BYTES,
                                 fix=REMOVE_CACHE_ENTRY)
         try:
-            cached = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
-        except ValueError:  # also UnicodeDecodeError, JSONDecodeError
+            cached = load_json(data, "cached real-vs-real baseline", max_depth=BASELINE_DEPTH)
+        except GanzooError:
             return {}
         return cached if _valid_baseline(cached) else {}
 
@@ -154,12 +158,14 @@ def _matches(cached: Tensor | None, count: int, fresh: Tensor) -> bool:
 
 
 def _valid_baseline(cached: Any) -> bool:
-    """``{"seed0": {"groups": [...], "values": {"fid": [value, std or null]}}}`` with finite numbers."""
+    """``{"seed0": {"groups": [...], "values": {"fid": [value, std or null]}}}`` with finite numbers
+    (every test safe on any JSON value: a list among the groups is not hashable)."""
     if not isinstance(cached, dict):
         return False
     for entry in cached.values():
         if not (isinstance(entry, dict) and isinstance(entry.get("groups"), list)
-                and set(entry["groups"]) <= set(METRIC_GROUPS) and isinstance(entry.get("values"), dict)):
+                and all(isinstance(group, str) and group in METRIC_GROUPS for group in entry["groups"])
+                and isinstance(entry.get("values"), dict)):
             return False
         for name, value in entry["values"].items():
             if name not in METRICS or not (isinstance(value, list) and len(value) == 2):
@@ -172,6 +178,3 @@ def _valid_baseline(cached: Any) -> bool:
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")

@@ -1,19 +1,22 @@
 """What a run directory says about the generator it wrote: training time, steps, last metrics.
 
-Read from ``config.json`` and the tail of ``metrics.jsonl``, with every read bounded and every
-failure quiet: a run whose log is missing, cut short or damaged still serves its generator, it
-just shows fewer facts. The file names come from ``RunDirectory``, the one place they are written.
+Read from ``config.json`` and the tail of ``metrics.jsonl``, with every read bounded (checked
+files, ``ganzoo.io.structured``'s JSON) and every failure quiet: a run whose log is missing, cut
+short or damaged (or hostile: nested ten thousand deep) still serves its generator, it just shows
+fewer facts. The file names come from ``RunDirectory``, the one place they are written.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ganzoo.errors import GanzooError
+from ganzoo.io.inputs import open_input, read_input_bytes
+from ganzoo.io.structured import load_json
 from ganzoo.training.rundir import RunDirectory
 
 CONFIG_MAX_BYTES = 1 << 20
@@ -59,9 +62,8 @@ def summarize_run(weights: Path) -> RunSummary | None:
 
 def _read_json_object(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as handle:
-            data = json.loads(handle.read(CONFIG_MAX_BYTES + 1)[:CONFIG_MAX_BYTES])
-    except (OSError, ValueError):
+        data = load_json(read_input_bytes(path, "run config", max_bytes=CONFIG_MAX_BYTES), "run config")
+    except (OSError, GanzooError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -69,19 +71,19 @@ def _read_json_object(path: Path) -> dict[str, Any]:
 def _tail_rows(path: Path) -> list[dict[str, Any]]:
     """The complete JSON-object lines in the last ``METRICS_TAIL_BYTES`` of ``path``."""
     try:
-        with path.open("rb") as handle:
+        with open_input(path, "metrics log") as handle:
             size = os.fstat(handle.fileno()).st_size
             handle.seek(max(0, size - METRICS_TAIL_BYTES))
             lines = handle.read(METRICS_TAIL_BYTES).splitlines()
-    except OSError:
+    except (OSError, GanzooError):
         return []
     if size > METRICS_TAIL_BYTES:
         lines = lines[1:]  # the first line read is probably cut
     rows = []
     for line in lines:
         try:
-            row = json.loads(line)
-        except ValueError:
+            row = load_json(line, "metrics log row", allow_nan=True)  # a diverged step logs NaN
+        except GanzooError:
             continue
         if isinstance(row, dict):
             rows.append(row)
