@@ -258,3 +258,14 @@ def test_plugin_names_are_the_real_objects(name: str) -> None:
     homes = {"Generator": "ganzoo.core.interfaces", "Loss": "ganzoo.core.interfaces", "Game": "ganzoo.core.interfaces",
              "Callback": "ganzoo.core.callback", "AlternatingStrategy": "ganzoo.core.steps"}
     assert getattr(ganzoo.plugin, name) is getattr(importlib.import_module(homes[name]), name)
+
+
+def test_structured_files_are_parsed_in_one_bounded_place() -> None:
+    """Every JSON, YAML and TOML text ganzoo reads goes through ``ganzoo.io.structured``, which
+    bounds its depth and size and refuses duplicate keys: a bare parser call elsewhere is one
+    more place a hostile file could end in a RecursionError or a silent last-key-wins."""
+    bare = re.compile(r"\b(json\.loads?|yaml\.(safe_)?load|yaml\.load_all|tomllib\.loads?)\(")
+    found = [f"{path.relative_to(ROOT)}:{number}" for path in sorted(PACKAGE.rglob("*.py"))
+             if path != PACKAGE / "io" / "structured.py"
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if bare.search(line)]
+    assert not found, "parse structured files with ganzoo.io.structured instead: " + ", ".join(found)

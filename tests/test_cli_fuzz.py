@@ -112,3 +112,99 @@ def test_any_command_line_ends_in_success_or_one_error_line(scene: Path, argv: l
     if code == 2:
         lines = stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), (argv, stderr)
+
+
+# -- what is on disk: config files and weights metadata drawn too --------------------------------
+
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
+                    st.floats(allow_nan=False), st.sampled_from(["no", "yes", "on", "0x10", "1e400", "[red]x[/]",
+                                                                  "a\nb", "", "mlp", "dcgan", "cpu", "nan"]))
+KEYS = st.sampled_from(["variant", "run", "data", "model", "optimizer", "loss", "strategy", "epochs", "max_steps",
+                        "batch_size", "seed", "image_size", "name", "lr", "latent_dim", "options", "x", "run.epochs"])
+VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                       st.dictionaries(KEYS, inner, max_size=4)), max_leaves=12)
+CONFIGS = st.dictionaries(KEYS, VALUES, max_size=5)
+RAW_CONFIGS = st.sampled_from([
+    ("yaml", "run:\n  epochs: 1\nrun:\n  epochs: 2\n"), ("json", '{"run": {"epochs": 1}, "run": {}}'),
+    ("yaml", "a: &a [1, 1, 1]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n"), ("yaml", "[" * 5000 + "]" * 5000),
+    ("json", "[" * 5000 + "]" * 5000), ("toml", "a = " + "[" * 5000 + "]" * 5000), ("toml", "run.epochs = true\n"),
+    ("yaml", "run: {epochs: no}\n"), ("json", '{"run": {"epochs": 1e400}}'), ("yaml", "\x00\x01"),
+    ("toml", "[run]\nepochs = 1\n[run]\nepochs = 2\n"), ("yaml", "!!python/object:os.system ls\n"),
+])
+
+
+def _as_text(kind: str, config: dict[str, object]) -> str:
+    import json
+
+    import yaml
+
+    if kind == "json":
+        return json.dumps(config)
+    if kind == "yaml":
+        return yaml.safe_dump(config)
+    lines = []  # TOML: scalar keys at the top, one table per dict (enough to reach the validators)
+    for key, value in config.items():
+        shown = json.dumps(value) if not isinstance(value, dict) else None
+        if shown is not None and value is not None:
+            lines.append(f'"{key}" = {shown}')
+    for key, value in config.items():
+        if isinstance(value, dict):
+            lines.append(f'["{key}"]')
+            lines += [f'"{inner}" = {json.dumps(item)}' for inner, item in value.items()
+                      if item is not None and not isinstance(item, dict)]
+    return "\n".join(lines) + "\n"
+
+
+DRAWN_CONFIG = st.one_of(st.tuples(st.sampled_from(["json", "yaml", "toml"]), CONFIGS).map(
+    lambda drawn: (drawn[0], _as_text(*drawn))), RAW_CONFIGS)
+HEADER_KEYS = st.sampled_from(["format", "variant", "plugin", "plugin_version", "ganzoo_version", "model_config",
+                               "image_shape", "latent_dim", "latent_shape", "num_classes", "class_names",
+                               "metadata_sha256"])
+HEADER_VALUES = st.one_of(st.text(max_size=30), VALUES.map(lambda value: __import__("json").dumps(value)))
+
+
+@settings(max_examples=int(os.environ.get("GANZOO_FUZZ_EXAMPLES", "60")), deadline=None,
+          derandomize="GANZOO_FUZZ_RANDOM" not in os.environ,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(drawn=DRAWN_CONFIG)
+def test_any_config_file_trains_or_is_one_error_line(scene: Path, drawn: tuple[str, str]) -> None:
+    kind, text = drawn
+    work = scene.parent / "fuzz-config"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    (work / f"config.{kind}").write_text(text, encoding="utf-8", errors="surrogateescape")
+    code, stderr = run_in(work, ["train", "mlp", "--config", f"config.{kind}", "--limit", "64", "--image-size", "16",
+                                 "--batch-size", "32", "--max-steps", "1", "--device", "cpu", "--quiet",
+                                 "--out", "run"])
+    assert "internal error" not in stderr and "Traceback" not in stderr, (text[:200], stderr)
+    assert code in (0, 2), (text[:200], code, stderr)
+    if code == 2:
+        lines = stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (text[:200], stderr)
+
+
+@settings(max_examples=int(os.environ.get("GANZOO_FUZZ_EXAMPLES", "60")), deadline=None,
+          derandomize="GANZOO_FUZZ_RANDOM" not in os.environ,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(edits=st.dictionaries(HEADER_KEYS, HEADER_VALUES, min_size=1, max_size=4), resign=st.booleans())
+def test_any_weights_metadata_samples_or_is_one_error_line(scene: Path, edits: dict[str, str], resign: bool) -> None:
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from ganzoo.testing import resigned
+
+    work = scene.parent / "fuzz-weights"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    with safe_open(str(scene / "valid.safetensors"), "pt") as handle:
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        metadata = {**handle.metadata(), **edits}
+    save_file(tensors, str(work / "w.safetensors"), metadata=resigned(metadata) if resign else metadata)
+    for argv in (["sample", "w.safetensors", "--num", "4", "--out", "s.png", "--device", "cpu"],
+                 ["export", "w.safetensors", "--format", "torchscript", "--out", "w.pt", "--no-check"]):
+        code, stderr = run_in(work, argv)
+        assert "internal error" not in stderr and "Traceback" not in stderr, (edits, stderr)
+        assert code in (0, 2), (edits, code, stderr)
+        if code == 2:
+            lines = stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: "), (edits, stderr)

@@ -26,9 +26,10 @@ from typing import Any, Literal
 import torch
 
 from ganzoo.core.interfaces import Generator
-from ganzoo.errors import ConfigError, PluginError, contain_plugin_errors
+from ganzoo.errors import ConfigError, PluginError, WeightsError, contain_plugin_errors
 from ganzoo.generators.weights import GeneratorMetadata
 from ganzoo.io.files import atomic_write_bytes
+from ganzoo.io.structured import load_json
 
 ExportFormat = Literal["onnx", "torchscript", "exported-program"]
 SUFFIXES: dict[str, str] = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
@@ -116,13 +117,13 @@ def read_export_metadata(path: Path, fmt: ExportFormat) -> dict[str, Any]:
             import onnx
 
             props = {prop.key: prop.value for prop in onnx.load(str(path), load_external_data=False).metadata_props}
-            return json.loads(props[METADATA_KEY])
+            return load_json(props[METADATA_KEY], f"{str(path)!r} metadata", error=WeightsError)
         extra = {METADATA_FILE: ""}
         if fmt == "torchscript":
             torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
         else:
             torch.export.load(str(path), extra_files=extra)
-    return json.loads(extra[METADATA_FILE])
+    return load_json(extra[METADATA_FILE], f"{str(path)!r} metadata", error=WeightsError)
 
 
 def run_exported(path: Path, fmt: ExportFormat, latents: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:

@@ -25,6 +25,7 @@ from ganzoo.core.registry import PluginInfo, Registry, get_registry
 from ganzoo.core.sampling import use_sampling_layout
 from ganzoo.errors import PluginError, UnknownNameError, WeightsError, contain_plugin_errors
 from ganzoo.io.safe_state import read_safetensors, read_safetensors_metadata, save_safetensors
+from ganzoo.io.structured import load_json
 from ganzoo.runtime.devices import resolve_device
 from ganzoo.version import __version__
 
@@ -80,11 +81,12 @@ class GeneratorMetadata(BaseModel):
         return {**header, DIGEST_KEY: metadata_digest(header)}
 
     @classmethod
-    def from_header(cls, header: Mapping[str, str]) -> GeneratorMetadata:
+    def from_header(cls, header: Mapping[str, str], shown: str = "the metadata") -> GeneratorMetadata:
         """Decode and validate a safetensors header (other keys, like ``weights``, are ignored),
         strictly: ``[1, 32.0, "32"]`` is no image shape, ``true`` no count. Raises ``ValueError``
         (``ValidationError`` among them) for one that is not such metadata."""
-        fields = {key: value if key in _TEXT_KEYS else json.loads(value)
+        fields = {key: value if key in _TEXT_KEYS else load_json(value, f"{shown} {key!r}", error=WeightsError,
+                                                                   fix="re-export the weights")
                   for key, value in header.items() if key in _HEADER_KEYS}
         return cls.model_validate_json(json.dumps(fields), strict=True)
 
@@ -138,7 +140,7 @@ def _parse_metadata(raw: dict[str, str], path: Path) -> GeneratorMetadata:
         raise WeightsError(f"{str(path)!r} has {size:,} bytes of metadata, more than any generator's "
                            f"({METADATA_MAX_BYTES:,} at most); the file is damaged or not a ganzoo generator")
     try:
-        metadata = GeneratorMetadata.from_header(raw)
+        metadata = GeneratorMetadata.from_header(raw, f"{str(path)!r} metadata")
     except (ValueError, TypeError) as exc:
         detail = (validation_problems(exc, GeneratorMetadata) if isinstance(exc, ValidationError)
                   else str(exc).splitlines()[0])

@@ -26,10 +26,10 @@ from __future__ import annotations
 import json
 import math
 import re
+import tomllib
 from collections.abc import Callable
 from typing import Any, ClassVar, NoReturn
 
-import tomllib
 import yaml
 
 from ganzoo.errors import GanzooError

@@ -21,12 +21,14 @@ import torch
 from ganzoo.core.callback import Progress
 from ganzoo.errors import WeightsError, first_line
 from ganzoo.io.safe_state import (
+    StateSkeletonError,
     flatten_state,
     read_safetensors,
     read_safetensors_metadata,
     save_safetensors,
     unflatten_state,
 )
+from ganzoo.io.structured import load_json
 from ganzoo.version import __version__
 
 CHECKPOINT_FORMAT = "ganzoo.training-state.v1"
@@ -74,7 +76,7 @@ def load_checkpoint(path: Path) -> tuple[dict[str, Any], Progress, dict[str, Any
     try:
         state = unflatten_state(tensors, metadata["state"])
         progress = Progress(**state.pop("progress"))
-        config = json.loads(metadata["config"])
+        config = load_json(metadata["config"], "its config", error=StateSkeletonError, fix="")
     except (KeyError, TypeError, ValueError) as exc:
         raise WeightsError(f"checkpoint {str(path)!r} is corrupt ({type(exc).__name__}: {exc}); "
                            "resume from an earlier copy or start again with --overwrite") from None
@@ -88,7 +90,7 @@ def read_checkpoint_config(path: Path) -> dict[str, Any]:
     try:
         if metadata.get("format") != CHECKPOINT_FORMAT:
             raise ValueError("not a training checkpoint")
-        config = json.loads(metadata["config"])
+        config = load_json(metadata["config"], "its config", error=StateSkeletonError, fix="")
         if not isinstance(config, dict):
             raise ValueError("its config is not a table")
     except (KeyError, ValueError) as exc:
@@ -165,7 +167,7 @@ def _written_by(path: Path) -> str:
         metadata = read_safetensors_metadata(path, "checkpoint")
         if metadata.get("written_by"):
             return metadata["written_by"]
-        variant = json.loads(metadata.get("config", "{}")).get("variant")
+        variant = load_json(metadata.get("config", "{}"), "its config", error=StateSkeletonError).get("variant")
     except (WeightsError, ValueError, AttributeError):
         return "another setup"
     return f"{variant!r} with ganzoo {metadata.get('ganzoo_version', '(unknown version)')}"

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ganzoo.errors import GanzooError
 from ganzoo.io.files import append_line
 from ganzoo.io.inputs import read_input_bytes
+from ganzoo.io.structured import load_json
 
 
 class MetricsLog:
@@ -31,9 +33,9 @@ class MetricsLog:
         data = read_input_bytes(self.path, "metrics log", max_bytes=None)
         for line in data.decode("utf-8", errors="replace").splitlines():
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if row.get("kind") == kind:
+                row = load_json(line, "metrics log row", allow_nan=True)
+            except GanzooError:
+                continue  # a line cut short by a crash or a full disk: resume rewrites it
+            if isinstance(row, dict) and row.get("kind") == kind:
                 rows.append(row)
         return rows

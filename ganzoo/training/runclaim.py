@@ -29,6 +29,7 @@ from ganzoo.errors import GanzooError, RunDirectoryError
 from ganzoo.io.files import atomic_write_bytes
 from ganzoo.io.inputs import KiB, open_input, read_input_text
 from ganzoo.io.safe_state import read_safetensors_metadata
+from ganzoo.io.structured import load_json
 from ganzoo.training.checkpoints import CHECKPOINT_FORMAT, read_checkpoint_config
 from ganzoo.training.replacement import settle
 from ganzoo.training.resume import SECTIONS_ADDED_LATER, check_checkpoint_is_the_runs
@@ -144,9 +145,9 @@ def check_marker(run_dir: RunDirectory) -> None:
            "still identify it), or choose another --out")
     text = read_input_text(path, "run marker", max_bytes=64 * KiB, error=RunDirectoryError, fix=fix)
     try:
-        marker = json.loads(text)
+        marker = load_json(text, "run marker", error=RunDirectoryError)
         kind = marker.get("format") if isinstance(marker, dict) else None
-    except json.JSONDecodeError:
+    except RunDirectoryError:
         kind = None
     if not isinstance(kind, str) or not kind.startswith(_MARKER_FAMILY):
         raise RunDirectoryError(f"run marker {str(path)!r} is damaged (not a ganzoo run-directory marker); {fix}")
@@ -168,7 +169,8 @@ def older_ganzoo_run(run_dir: RunDirectory) -> bool:
     """A run written before the marker existed: its ``config.json`` is a ganzoo config and a
     checkpoint or a log in ganzoo's formats is beside it."""
     try:
-        config = json.loads(read_input_text(run_dir.config, "run config", error=RunDirectoryError))
+        config = load_json(read_input_text(run_dir.config, "run config", error=RunDirectoryError), "run config",
+                           error=RunDirectoryError)
     except (GanzooError, ValueError):
         return False
     if not (isinstance(config, dict) and isinstance(config.get("variant"), str) and OLDER_RUN_SECTIONS <= set(config)):
@@ -191,7 +193,7 @@ def _ganzoo_log(path: Path) -> bool:
         return False
     try:
         with open_input(path, "metrics log", error=RunDirectoryError) as handle:
-            row = json.loads(handle.readline(64 * KiB))
+            row = load_json(handle.readline(64 * KiB), "metrics log row", allow_nan=True)
     except (GanzooError, OSError, ValueError):
         return False
     return isinstance(row, dict) and row.get("kind") in LOG_KINDS and isinstance(row.get("step"), int)

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganzoo.errors import RunDirectoryError
+from ganzoo.errors import GanzooError, RunDirectoryError
 from ganzoo.io.inputs import read_input_bytes, read_input_text
+from ganzoo.io.structured import load_json
 
 SAMPLE_GRIDS = "epoch-*.png"
 TENSORBOARD_EVENTS = "events.out.tfevents.*"
@@ -160,7 +161,8 @@ class RunDirectory:
         """The run's resolved config: ``config.json``, or the copy inside the last checkpoint when
         that file is missing or damaged; ``None`` when the directory holds neither."""
         try:
-            saved = json.loads(read_input_text(self.config, "run config", error=RunDirectoryError))
+            saved = load_json(read_input_text(self.config, "run config", error=RunDirectoryError), "run config",
+                              error=RunDirectoryError)
             if isinstance(saved, dict) and saved.get("variant"):
                 return saved
         except (RunDirectoryError, json.JSONDecodeError):
@@ -185,9 +187,9 @@ class RunDirectory:
         data = read_input_bytes(self.metrics, "metrics log", max_bytes=None, error=RunDirectoryError)
         for line in data.decode("utf-8", errors="replace").splitlines():
             try:
-                if json.loads(line).get("step", 0) <= after_step:
+                if load_json(line, "metrics log row", allow_nan=True).get("step", 0) <= after_step:
                     kept.append(line)
-            except (json.JSONDecodeError, AttributeError):
+            except (GanzooError, AttributeError, TypeError):
                 continue
         from ganzoo.io.safe_state import atomic_write_bytes
 
