@@ -570,7 +570,8 @@ def _rewrite(path: Path, edit) -> None:
     lambda p: _rewrite(p, lambda t, m: t.update(features=t["features"][:10])),
     lambda p: _rewrite(p, lambda t, m: t.update(features=torch.randn_like(t["features"]))),  # another dataset's
     lambda p: _rewrite(p, lambda t, m: t.pop("logits")),
-], ids=["truncated", "other-key", "nan", "too-few-rows", "other-features", "no-logits"])
+    lambda p: _rewrite(p, lambda t, m: t["features"][-1].mul_(100.0)),  # past the spot check of the first rows
+], ids=["truncated", "other-key", "nan", "too-few-rows", "other-features", "no-logits", "last-row-edited"])
 def test_a_reference_cache_that_is_wrong_is_recomputed(digits: ImageDataset, tmp_path: Path, damage) -> None:
     first = _evaluate(digits, tmp_path)
     entry = first.protocol["backbones"]["mnist-classifier"]
@@ -587,7 +588,8 @@ def test_a_baseline_cache_that_is_wrong_is_recomputed(digits: ImageDataset, tmp_
     first = _evaluate(digits, tmp_path)
     baseline = Path(first.protocol["backbones"]["mnist-classifier"]["reference_file"]).with_suffix(".baseline.json")
     for damaged in ('{"seed0": {"groups": ["fid"], "values": {"fid": [NaN, null]}}}',
-                    '{"seed0": {"groups": ["fid"], "values": {"fid": "low"}}}', "\xff\xfe{", "[1, 2]"):
+                    '{"seed0": {"groups": ["fid"], "values": {"fid": "low"}}}', "\xff\xfe{", "[1, 2]",
+                    baseline.read_text().replace('"fid": [\n', '"fid": [\n 999.0, 0.0, 0,\n', 1)):
         baseline.write_text(damaged, encoding="latin-1")
         assert _evaluate(digits, tmp_path).get("fid").baseline == pytest.approx(first.get("fid").baseline)
 

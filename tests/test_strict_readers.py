@@ -367,8 +367,11 @@ def test_a_damaged_baseline_cache_is_a_miss_not_a_crash(tmp_path: Path, damaged:
     reference = Reference("key", Embedding(torch.zeros(2, 3), None), None, tmp_path / "ref.safetensors", "hit")
     reference.baseline_path.write_text(damaged)
     assert reference.read_baseline() == {}
-    reference.baseline_path.write_text('{"seed0": {"groups": ["fid"], "values": {"fid": [1.5, null]}}}')
-    assert reference.read_baseline() == {"seed0": {"groups": ["fid"], "values": {"fid": [1.5, None]}}}
+    values = {"seed0": {"groups": ["fid"], "values": {"fid": [1.5, None]}}}
+    reference.write_baseline(values)
+    assert reference.read_baseline() == values
+    reference.baseline_path.write_text(reference.baseline_path.read_text().replace("1.5", "999.0"))
+    assert reference.read_baseline() == {}  # a value edited on disk no longer matches the content digest
 
 
 def test_the_run_summary_survives_hostile_run_files(tmp_path: Path) -> None:

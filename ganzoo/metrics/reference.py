@@ -32,8 +32,12 @@ from ganzoo.metrics.catalogue import METRIC_GROUPS, METRICS
 
 REFERENCE_FORMAT = "ganzoo.reference.v1"
 REMOVE_CACHE_ENTRY = "remove it; ganzoo computes the cache entry again"
-BASELINE_DEPTH = 4
-"""``{"seed0": {"values": {"fid": [value, std]}}}``: anything deeper is not a baseline."""
+CONTENT_KEY = "content_sha256"
+"""The digest a cache entry and a baseline file carry over all they hold, checked on every read:
+an entry edited on disk (a row past the spot check, one baseline value) is computed again."""
+BASELINE_DEPTH = 5
+"""``{"baselines": {"seed0": {"values": {"fid": [value, std]}}}, "content_sha256": ...}``: anything deeper is
+not a baseline."""
 SPOT_CHECK_IMAGES = 2
 SPOT_CHECK_TOLERANCE = 1e-2
 """A cached embedding's first rows must be this close (relative) to a fresh embedding of the same
@@ -80,10 +84,14 @@ class Reference:
             cached = load_json(data, "cached real-vs-real baseline", max_depth=BASELINE_DEPTH)
         except GanzooError:
             return {}
-        return cached if _valid_baseline(cached) else {}
+        if not (isinstance(cached, dict) and cached.get(CONTENT_KEY) == content_digest(cached.get("baselines"))):
+            return {}  # edited on disk, or from before the digest: computed again, never shown
+        values = cached["baselines"]
+        return values if _valid_baseline(values) else {}
 
     def write_baseline(self, values: dict[str, Any]) -> None:
-        atomic_write_bytes(json.dumps(values, indent=2, sort_keys=True).encode(), self.baseline_path)
+        record = {"baselines": values, CONTENT_KEY: content_digest(values)}
+        atomic_write_bytes(json.dumps(record, indent=2, sort_keys=True).encode(), self.baseline_path)
 
 
 def reference_subset(dataset: TrainingImages, num_real: int | None) -> tuple[Tensor, Tensor | None]:
@@ -116,7 +124,7 @@ def load_reference(dataset: TrainingImages, split: str, backbone: Backbone, *, n
     tensors = {"features": embedding.features}
     if embedding.logits is not None:
         tensors["logits"] = embedding.logits
-    save_safetensors(tensors, {"format": REFERENCE_FORMAT, "key": key}, path)
+    save_safetensors(tensors, {"format": REFERENCE_FORMAT, "key": key, CONTENT_KEY: tensors_digest(tensors)}, path)
     path.with_suffix(".baseline.json").unlink(missing_ok=True)
     return Reference(key, embedding, labels, path, "miss")
 
@@ -138,6 +146,8 @@ def read_cached_embedding(path: Path, key: str, images: Tensor, backbone: Backbo
         return None
     if metadata.get("format") != REFERENCE_FORMAT or metadata.get("key") != key:
         return None
+    if metadata.get(CONTENT_KEY) != tensors_digest(tensors):  # a row changed anywhere, not only where spot-checked
+        return None
     fresh = backbone.embed(images[:SPOT_CHECK_IMAGES])
     features, logits = tensors.get("features"), tensors.get("logits")
     if not _matches(features, len(images), fresh.features):
@@ -145,6 +155,21 @@ def read_cached_embedding(path: Path, key: str, images: Tensor, backbone: Backbo
     if fresh.logits is None:
         return Embedding(features, None) if logits is None else None
     return Embedding(features, logits) if _matches(logits, len(images), fresh.logits) else None
+
+
+def tensors_digest(tensors: dict[str, Tensor]) -> str:
+    """SHA-256 over every row of every cached tensor (names, shapes, dtypes and bytes, in name order)."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def content_digest(values: Any) -> str:
+    """SHA-256 over a JSON value as ganzoo writes it (sorted keys)."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True, allow_nan=False).encode()).hexdigest()
 
 
 def _matches(cached: Tensor | None, count: int, fresh: Tensor) -> bool:
