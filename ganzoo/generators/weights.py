@@ -140,7 +140,7 @@ def _parse_metadata(raw: dict[str, str], path: Path) -> GeneratorMetadata:
         raise WeightsError(f"{str(path)!r} has {size:,} bytes of metadata, more than any generator's "
                            f"({METADATA_MAX_BYTES:,} at most); the file is damaged or not a ganzoo generator")
     try:
-        metadata = GeneratorMetadata.from_header(raw, f"{str(path)!r} metadata")
+        metadata = GeneratorMetadata.from_header(raw, f"{str(path)!r} has corrupt ganzoo metadata:")
     except (ValueError, TypeError) as exc:
         detail = (validation_problems(exc, GeneratorMetadata) if isinstance(exc, ValidationError)
                   else str(exc).splitlines()[0])

@@ -104,8 +104,9 @@ def load_yaml(text: str, shown: str, *, error: ErrorType = GanzooError, fix: str
     then the string the user typed); keys given twice and the bounds are refused either way.
     """
     _check_size(text, shown, error, fix, max_bytes)
-    loader = CoreSchemaLoader(text, max_depth)
+    loader = None
     try:
+        loader = CoreSchemaLoader(text, max_depth)  # its reader already refuses control characters
         value = loader.get_single_data()
     except _Refused as refused:
         if "\n" not in text.rstrip():
@@ -118,7 +119,8 @@ def load_yaml(text: str, shown: str, *, error: ErrorType = GanzooError, fix: str
             return text
         raise error(_say(shown, f"is not valid YAML: {_yaml_problem(exc)}{_then(fix)}")) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     check_structure(value, shown, error=error, fix=fix, max_depth=max_depth)
     return value
 
