@@ -37,7 +37,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ganzoo.testing import faults, resigned
+from ganzoo.testing import faults, install_plugin, resigned, resigned
 
 FAST = ["--limit", "64", "--image-size", "16", "--batch-size", "32", "--epochs", "1", "--device", "cpu", "--quiet"]
 SAMPLE = ["--out", "samples.png", "--device", "cpu"]
@@ -183,11 +183,8 @@ def fake_plugin(distribution: str, module_source: str) -> Callable[[Path], None]
 
     def setup(directory: Path) -> None:
         module = distribution.replace("-", "_") + "_plugin"
-        info = directory / "site" / f"{distribution.replace('-', '_')}-0.1.dist-info"
-        info.mkdir(parents=True)
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: 0.1\n")
-        (info / "entry_points.txt").write_text(f"[ganzoo]\n{distribution} = {module}\n")
-        (directory / "site" / f"{module}.py").write_text(textwrap.dedent(module_source))
+        install_plugin(directory / "site", distribution, {module: textwrap.dedent(module_source)},
+                       {distribution: module}, version="0.1")
     return setup
 
 
@@ -440,6 +437,39 @@ EVAL = ["--num", "16", "--device", "cpu"]
 
 
 _TEMPLATE_RUN: Path  # set by the session fixture below
+
+
+def unsigned_edit(edits: dict[str, str]) -> Callable[[Path], None]:
+    """A generator file whose metadata was edited after writing, its digest left as it was."""
+
+    def setup(directory: Path) -> None:
+        tensors, metadata = _valid(directory)
+        save_file(tensors, directory / "w.safetensors", metadata={**metadata, **edits})
+    return setup
+
+
+def with_rgb_generator(directory: Path) -> None:
+    """A valid, untrained RGB MLP generator at 8x8, alone (no run beside it)."""
+    from ganzoo.core.registry import get_registry
+    from ganzoo.generators.weights import save_generator
+
+    variant = get_registry().get("variant", "mlp")
+    options = variant.spec.config_model(latent_dim=8, generator_widths=[16], discriminator_widths=[16])
+    torch.manual_seed(0)
+    generator = variant.spec.build_generator(options, (3, 8, 8), None)
+    save_generator(generator, directory / "w.safetensors", variant="mlp", model_config=options.model_dump(mode="json"),
+                   plugin=variant.plugin)
+
+
+def _bomb(packed: bytes) -> bytes:
+    """The real images' header, then 256 MiB of zeros, in about 256 KB of gzip."""
+    import gzip
+    import zlib
+
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    head = gzip.decompress(packed)[:16]
+    return b"".join([compressor.compress(head), *(compressor.compress(bytes(2**24)) for _ in range(16)),
+                     compressor.flush()])
 
 
 def _w(*sections: str) -> list[str]:
@@ -790,6 +820,82 @@ CASES = [
     Case("run: a config file table given as a value, alone", "run", ["train", "mlp", "--config", "r.toml"],
          "run must be a table of settings, got 5", text_file("r.toml", "run = 5\n")),
     # (end of round two: runs)
+    # -- round three: whose directory --out is, outputs that are inputs --------------------------
+    Case("round3: --out is another tool's folder", "run", ["train", "mlp", *FAST, "--out", "other"],
+         "holds files ganzoo did not write", folder_of({"other/config.json": b'{"epochs": 3}',
+                                                        "other/samples/a.png": b"png", "other/checkpoints/c": b"c"})),
+    Case("round3: --overwrite on another tool's folder", "run", ["train", "mlp", *FAST, "--out", "other",
+                                                                  "--overwrite"],
+         "holds files ganzoo did not write", folder_of({"other/README.md": b"# mine\n", "other/tensorboard/e": b"e"})),
+    Case("round3: --out is a non-empty folder of notes", "run", ["train", "mlp", *FAST, "--out", "notes"],
+         "holds files ganzoo did not write", folder_of({"notes/todo.txt": b"keep me"})),
+    Case("round3: a damaged run marker", "run", ["train", "mlp", *FAST, "--out", "run", "--overwrite"],
+         "run marker", lambda d: (existing_run(d), (d / "run" / ".ganzoo-run").write_text("{not json"))),
+    Case("round3: the VARIANT argument and --set variant disagree", "config",
+         ["train", "mlp", *FAST, "--set", "variant=dcgan"], "two variants asked for: 'mlp'"),
+    Case("round3: eval --out is its own generator", "outputs",
+         ["eval", "run/generator.safetensors", "--num", "100", "--out", "run/generator.safetensors"],
+         "which this command reads", existing_run),
+    Case("round3: eval --out is the run's checkpoint", "outputs",
+         ["eval", "run/generator.safetensors", "--num", "100", "--out", "run/checkpoints/last.safetensors"],
+         "which this command reads", existing_run),
+    Case("round3: sample --out is the run's loss curve", "outputs",
+         ["sample", "run/generator.safetensors", "--out", "run/loss_curve.png"], "which this command reads",
+         existing_run),
+    Case("round3: export --out is a link to its input", "outputs",
+         ["export", "run/generator.safetensors", "--format", "torchscript", "--out", "link.pt"],
+         "which this command reads",
+         lambda d: (existing_run(d), os.symlink(d / "run" / "generator.safetensors", d / "link.pt"))),
+    # -- round three: strict readers --------------------------------------------------------------
+    Case("round3: a YAML key given twice", "config", ["train", "mlp", "--config", "c.yaml", *FAST],
+         "'epochs' is set twice", text_file("c.yaml", "run:\n  epochs: 1\n  epochs: 2\n")),
+    Case("round3: a JSON section given twice", "config", ["train", "mlp", "--config", "c.json", *FAST],
+         "is set twice", text_file("c.json", '{"run": {"epochs": 1}, "run": {"epochs": 2}}')),
+    Case("round3: a TOML boolean for a count", "config", ["train", "mlp", "--config", "c.toml", *FAST],
+         "run.log_every_steps: must be a number, not true or false",
+         text_file("c.toml", "[run]\nlog_every_steps = true\n")),
+    Case("round3: YAML 1.1's yes for a count", "config", ["train", "mlp", "--config", "c.yaml", *FAST],
+         "run.seed: Input should be a valid integer", text_file("c.yaml", "run:\n  seed: yes\n")),
+    Case("round3: a YAML alias bomb", "config", ["train", "mlp", "--config", "bomb.yaml", *FAST],
+         "aliases expand to more than", text_file("bomb.yaml", "".join(
+             [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" if i else "l0: &l0 [lol, lol, lol]\n"
+              for i in range(9)]))),
+    Case("round3: a config nested 10,000 deep", "config", ["train", "mlp", "--config", "deep.json", *FAST],
+         "nest more than 64 deep", text_file("deep.json", '{"model": ' + "[" * 10_000 + "]" * 10_000 + "}")),
+    Case("round3: a number no float holds", "config", ["train", "mlp", "--config", "c.json", *FAST],
+         "is out of range", text_file("c.json", '{"optimizer": {"lr": 1e400}}')),
+    Case("round3: YAML with a NUL character", "config", ["train", "mlp", "--config", "c.yaml", *FAST],
+         "unacceptable character", text_file("c.yaml", "run:\n  epochs: 1\x00\n")),
+    # -- round three: metadata that lies ---------------------------------------------------------
+    Case("round3: metadata edited after writing", "weights", _w(), "its metadata was changed after it was written",
+         unsigned_edit({"image_shape": "[1, 4, 16]"})),
+    Case("round3: metadata from a newer ganzoo", "weights", _w(), "newer than the installed",
+         weights(lambda t, m: m.update({"ganzoo_version": "99.0.0"}))),
+    Case("round3: an image shape of floats", "weights", _w(), "image_shape.0: Input should be a valid integer",
+         weights(lambda t, m: m.update({"image_shape": "[1.0, 8, 8]"}))),
+    Case("round3: a variant name with a newline", "weights", _w(), "variant: String should match pattern",
+         weights(lambda t, m: m.update({"variant": "mlp\nerror: forged"}))),
+    Case("round3: megabytes of metadata", "weights", _w(), "bytes of metadata, more than any generator's",
+         weights(lambda t, m: m.update({"notes": "x" * 2**21}))),
+    Case("round3: metadata nested 10,000 deep", "weights", _w(), "nest more than 64 deep",
+         weights(lambda t, m: m.update({"model_config": "[" * 10_000 + "]" * 10_000}))),
+    Case("round3: an RGB generator against MNIST digits", "eval",
+         ["eval", "w.safetensors", "--dataset", "mnist-embedded", "--num", "100", "--no-baseline"],
+         "makes 3-channel images and dataset 'mnist-embedded' holds 1-channel ones", with_rgb_generator),
+    # -- round three: plugins that end the process, data that explodes ---------------------------
+    Case("round3: a plugin that calls sys.exit on import", "plugins", ["list"],
+         "failed to import 'exits_plugin': SystemExit: 3", fake_plugin("exits", "import sys\nsys.exit(3)\n"),
+         PLUGIN_SITE, exit_code=0),
+    Case("round3: a plugin that raises KeyboardInterrupt in a hook", "plugins", ["list"],
+         "raised KeyboardInterrupt", fake_plugin("interrupts", """
+             from ganzoo.plugin import hookimpl
+
+             @hookimpl
+             def ganzoo_register_losses():
+                 raise KeyboardInterrupt
+         """), PLUGIN_SITE, exit_code=0),
+    Case("round3: a gzip bomb as MNIST", "inputs", ["train", "mlp", *MNIST, *FAST],
+         "the file unpacks to more than 7,840,016", mnist_files(packed=_bomb)),
 ]
 
 
