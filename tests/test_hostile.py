@@ -1027,6 +1027,8 @@ def test_the_documented_table_lists_every_case_with_its_line() -> None:
 
 
 def _markdown(text: str) -> str:
+    """Text for a table cell inside a code span (``` `` text `` ```): shown as printed, brackets and
+    stars included; only the cell's own separator needs escaping."""
     return text.replace("|", "\\|")
 
 
@@ -1047,7 +1049,7 @@ def write_table(outcomes: dict[str, Outcome]) -> str:
         outcome = outcomes[case.id]
         printed = (outcome.stderr.strip() if case.exit_code else
                    next(line for line in outcome.stdout.splitlines() if line.startswith("broken: ")))
-        lines.append(f"| {number} | {case.id} | {_command(case)} | {outcome.returncode} | {_markdown(printed)} |")
+        lines.append(f"| {number} | {case.id} | {_command(case)} | {outcome.returncode} | `` {_markdown(printed)} `` |")
     return "\n".join(lines) + "\n"
 
 
