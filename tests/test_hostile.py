@@ -448,6 +448,29 @@ def unsigned_edit(edits: dict[str, str]) -> Callable[[Path], None]:
     return setup
 
 
+def _dcgan_file(directory: Path, edit: Callable[[dict[str, torch.Tensor]], None]) -> None:
+    """A valid, untrained 32x32 DCGAN generator file as ./w.safetensors, its tensors edited."""
+    from ganzoo.core.registry import get_registry
+    from ganzoo.generators.weights import save_generator
+
+    variant = get_registry().get("variant", "dcgan")
+    options = variant.spec.config_model(latent_dim=8, ngf=8, ndf=8)
+    torch.manual_seed(0)
+    generator = variant.spec.build_generator(options, (1, 32, 32), None)
+    with torch.no_grad():
+        state = generator.state_dict()
+        edit(state)
+        generator.load_state_dict(state)
+    save_generator(generator, directory / "w.safetensors", variant="dcgan", model_config=options.model_dump(mode="json"),
+                   plugin=variant.plugin)
+
+
+def _zero_variance_huge_gain(state: dict[str, torch.Tensor]) -> None:
+    variance = next(name for name in state if name.endswith("running_var"))
+    state[variance].zero_()
+    state[variance.replace("running_var", "weight")].fill_(1e6)
+
+
 def with_rgb_generator(directory: Path) -> None:
     """A valid, untrained RGB MLP generator at 8x8, alone (no run beside it)."""
     from ganzoo.core.registry import get_registry
@@ -879,6 +902,8 @@ CASES = [
          weights(lambda t, m: m.update({"notes": "x" * 2**21}))),
     Case("round3: metadata nested 10,000 deep", "weights", _w(), "nest more than 64 deep",
          weights(lambda t, m: m.update({"model_config": "[" * 10_000 + "]" * 10_000}))),
+    Case("round3: BatchNorm with zero variance and a huge gain", "weights", _w(), "which no trained layer does",
+         lambda d: _dcgan_file(d, _zero_variance_huge_gain)),
     Case("round3: an RGB generator against MNIST digits", "eval",
          ["eval", "w.safetensors", "--dataset", "mnist-embedded", "--num", "100", "--no-baseline"],
          "makes 3-channel images and dataset 'mnist-embedded' holds 1-channel ones", with_rgb_generator),

@@ -200,6 +200,7 @@ def load_generator(path: Path | str, device: str | torch.device = "auto",
                            "the metadata is damaged or was edited: re-export the weights")
     check_tensors_fit(generator, tensors, path, hint)
     generator.load_state_dict(tensors, strict=True)
+    check_normalisation_fits(generator, path)
     check_generator(generator, metadata.image_shape, what=f"variant {metadata.variant!r} ({metadata.plugin})",
                     check_range=False)
     check_finite_probe(generator, path)
@@ -221,6 +222,28 @@ def check_finite_probe(generator: Generator, path: Path) -> None:
     if bad:
         raise WeightsError(f"{str(path)!r}: the generator makes NaN or Inf images from these weights ({bad} of "
                            f"{count} probe images); they are from a diverged run or damaged, use an earlier checkpoint")
+
+
+BATCHNORM_MAX_GAIN = 1e4
+"""The most a trained BatchNorm channel amplifies in eval mode, |weight| / sqrt(running_var + eps):
+a channel whose statistics went to 0 gives at most 1/sqrt(eps) ~ 316 times its weight, and
+trained weights stay far below 30."""
+
+
+def check_normalisation_fits(generator: Generator, path: Path) -> None:
+    """Refuse BatchNorm statistics that do not fit their weights (a variance of 0 with a huge gain):
+    every image would saturate to -1 or 1, finite, and sample without a word."""
+    for name, layer in generator.named_modules():
+        if not (isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) and layer.affine
+                and layer.running_var is not None):
+            continue
+        gain = layer.weight.detach().abs() / torch.sqrt(layer.running_var + layer.eps)
+        if float(gain.max()) > BATCHNORM_MAX_GAIN:
+            channel = int(gain.argmax())
+            raise WeightsError(f"{str(path)!r}: BatchNorm {name!r} channel {channel} multiplies by "
+                               f"{float(gain.max()):.3g} (running variance {float(layer.running_var[channel]):.3g}, "
+                               f"weight {float(layer.weight[channel]):.3g}), which no trained layer does; the file "
+                               "is damaged, use an earlier checkpoint")
 
 
 def other_version_hint(metadata: GeneratorMetadata, installed: str) -> str:
