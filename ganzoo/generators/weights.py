@@ -200,10 +200,10 @@ def load_generator(path: Path | str, device: str | torch.device = "auto",
                            "the metadata is damaged or was edited: re-export the weights")
     check_tensors_fit(generator, tensors, path, hint)
     generator.load_state_dict(tensors, strict=True)
-    check_normalisation_fits(generator, path)
     check_generator(generator, metadata.image_shape, what=f"variant {metadata.variant!r} ({metadata.plugin})",
                     check_range=False)
     check_finite_probe(generator, path)
+    check_normalisation_fits(generator, path)  # finite images that every pixel of saturates
     device = device if isinstance(device, torch.device) else resolve_device(device)
     return use_sampling_layout(generator.to(device).eval())
 
@@ -237,12 +237,13 @@ def check_normalisation_fits(generator: Generator, path: Path) -> None:
         if not (isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) and layer.affine
                 and layer.running_var is not None):
             continue
-        gain = layer.weight.detach().abs() / torch.sqrt(layer.running_var + layer.eps)
+        weight, variance = layer.weight.detach(), layer.running_var.detach()
+        gain = weight.abs() / torch.sqrt(variance + layer.eps)
         if float(gain.max()) > BATCHNORM_MAX_GAIN:
             channel = int(gain.argmax())
             raise WeightsError(f"{str(path)!r}: BatchNorm {name!r} channel {channel} multiplies by "
-                               f"{float(gain.max()):.3g} (running variance {float(layer.running_var[channel]):.3g}, "
-                               f"weight {float(layer.weight[channel]):.3g}), which no trained layer does; the file "
+                               f"{float(gain.max()):.3g} (running variance {float(variance[channel]):.3g}, "
+                               f"weight {float(weight[channel]):.3g}), which no trained layer does; the file "
                                "is damaged, use an earlier checkpoint")
 
 
